@@ -1,0 +1,3 @@
+import RetryAgent
+
+print(RetryAgentVersion.current)

@@ -1,0 +1,2 @@
+import HDPSimulator
+import Testing
