@@ -1,0 +1,278 @@
+import Yams
+
+/// A position in a YAML file: 1-based line and column, as editors count them.
+public struct SourceLocation: Sendable, Hashable, CustomStringConvertible {
+    public var file: String
+    public var line: Int
+    public var column: Int
+
+    public init(file: String, line: Int, column: Int) {
+        self.file = file
+        self.line = line
+        self.column = column
+    }
+
+    /// `FILE:LINE:COLUMN`.
+    public var description: String { "\(file):\(line):\(column)" }
+}
+
+/// One problem found while reading a YAML file, printed as `FILE:LINE:COLUMN: message`.
+public struct SourceDiagnostic: Error, Sendable, Hashable, CustomStringConvertible {
+    public enum Severity: String, Sendable, Hashable {
+        case error
+        case warning
+    }
+
+    public var location: SourceLocation
+    public var message: String
+    public var severity: Severity
+
+    public init(_ message: String, at location: SourceLocation, severity: Severity = .error) {
+        self.location = location
+        self.message = message
+        self.severity = severity
+    }
+
+    /// `FILE:LINE:COLUMN: message`, with `warning: ` before the message for warnings.
+    public var description: String {
+        switch severity {
+        case .error: "\(location): \(message)"
+        case .warning: "\(location): warning: \(message)"
+        }
+    }
+}
+
+/// Collects the diagnostics of one read so that every problem is reported, not only the first.
+public final class DiagnosticLog {
+    public private(set) var diagnostics: [SourceDiagnostic] = []
+
+    public init() {}
+
+    public func error(_ message: String, at location: SourceLocation) {
+        diagnostics.append(SourceDiagnostic(message, at: location))
+    }
+
+    public func warning(_ message: String, at location: SourceLocation) {
+        diagnostics.append(SourceDiagnostic(message, at: location, severity: .warning))
+    }
+
+    public var errors: [SourceDiagnostic] { diagnostics.filter { $0.severity == .error } }
+    public var warnings: [SourceDiagnostic] { diagnostics.filter { $0.severity == .warning } }
+    public var hasErrors: Bool { diagnostics.contains { $0.severity == .error } }
+}
+
+/// A YAML node with its file, read strictly: every accessor reports a wrong type to the log with
+/// the node's line and column and returns `nil`.
+public struct YAMLValue {
+    public let node: Node
+    public let file: String
+
+    public init(node: Node, file: String) {
+        self.node = node
+        self.file = file
+    }
+
+    /// Parses `text`; a syntax error becomes a diagnostic at the offending position.
+    /// An empty document yields `nil`.
+    public static func parse(_ text: String, file: String) throws(SourceDiagnostic) -> YAMLValue? {
+        do {
+            guard let node = try Yams.compose(yaml: text) else { return nil }
+            return YAMLValue(node: node, file: file)
+        } catch let error as YamlError {
+            throw Self.diagnostic(for: error, file: file)
+        } catch {
+            throw SourceDiagnostic("cannot parse YAML: \(error)", at: SourceLocation(file: file, line: 1, column: 1))
+        }
+    }
+
+    private static func diagnostic(for error: YamlError, file: String) -> SourceDiagnostic {
+        switch error {
+        case .scanner(let context, let problem, let mark, _),
+            .parser(let context, let problem, let mark, _),
+            .composer(let context, let problem, let mark, _):
+            let prefix = context.map { "\($0.text) " } ?? ""
+            return SourceDiagnostic(
+                "YAML syntax: \(prefix)\(problem)",
+                at: SourceLocation(file: file, line: mark.line, column: mark.column)
+            )
+        case .reader(let problem, _, _, _):
+            return SourceDiagnostic("YAML reader: \(problem)", at: SourceLocation(file: file, line: 1, column: 1))
+        default:
+            return SourceDiagnostic("YAML: \(error)", at: SourceLocation(file: file, line: 1, column: 1))
+        }
+    }
+
+    /// Where the node starts.
+    public var location: SourceLocation {
+        SourceLocation(file: file, line: node.mark?.line ?? 1, column: node.mark?.column ?? 1)
+    }
+
+    /// A short word for the node's kind, for messages: `a mapping`, `a list`, `a string`.
+    public var kindDescription: String {
+        switch node {
+        case .mapping: "a mapping"
+        case .sequence: "a list"
+        case .alias: "an alias"
+        case .scalar(let scalar):
+            if scalar.style == .plain, scalar.string == "null" || scalar.string == "~" || scalar.string.isEmpty {
+                "null"
+            } else {
+                "a scalar"
+            }
+        }
+    }
+
+    /// Whether the node is YAML null (`null`, `~` or empty, unquoted).
+    public var isNull: Bool {
+        if case .scalar(let scalar) = node, scalar.style == .plain {
+            return scalar.string == "null" || scalar.string == "~" || scalar.string.isEmpty
+        }
+        return false
+    }
+
+    /// The mapping's entries, keys as strings, in file order; reports anything else.
+    public func mapping(_ log: DiagnosticLog, what: String) -> YAMLMapping? {
+        guard case .mapping(let mapping) = node else {
+            log.error("\(what) must be a mapping, not \(kindDescription)", at: location)
+            return nil
+        }
+        var entries: [(key: String, keyLocation: SourceLocation, value: YAMLValue)] = []
+        var seen: Set<String> = []
+        for (key, value) in mapping {
+            let keyValue = YAMLValue(node: key, file: file)
+            guard case .scalar(let scalar) = key else {
+                log.error("keys of \(what) must be strings", at: keyValue.location)
+                continue
+            }
+            if !seen.insert(scalar.string).inserted {
+                log.error("duplicate key '\(scalar.string)' in \(what)", at: keyValue.location)
+                continue
+            }
+            entries.append((scalar.string, keyValue.location, YAMLValue(node: value, file: file)))
+        }
+        return YAMLMapping(entries: entries, location: location, what: what)
+    }
+
+    /// The list's items; reports anything else.
+    public func sequence(_ log: DiagnosticLog, what: String) -> [YAMLValue]? {
+        guard case .sequence(let sequence) = node else {
+            log.error("\(what) must be a list, not \(kindDescription)", at: location)
+            return nil
+        }
+        return sequence.map { YAMLValue(node: $0, file: file) }
+    }
+
+    /// The scalar's text, when the node is a scalar (not null); `nil` otherwise, without a report.
+    public var scalarText: String? {
+        if case .scalar(let scalar) = node, !isNull { return scalar.string }
+        return nil
+    }
+
+    /// A string scalar; reports anything else.
+    public func string(_ log: DiagnosticLog, what: String) -> String? {
+        guard let text = scalarText else {
+            log.error("\(what) must be a string, not \(kindDescription)", at: location)
+            return nil
+        }
+        return text
+    }
+
+    /// An integer scalar; reports anything else.
+    public func int(_ log: DiagnosticLog, what: String) -> Int? {
+        guard let text = scalarText, let value = Int(text) else {
+            log.error("\(what) must be an integer", at: location)
+            return nil
+        }
+        return value
+    }
+
+    /// A number scalar; reports anything else.
+    public func double(_ log: DiagnosticLog, what: String) -> Double? {
+        guard let text = scalarText, let value = Double(text), value.isFinite else {
+            log.error("\(what) must be a number", at: location)
+            return nil
+        }
+        return value
+    }
+
+    /// `true` or `false`; reports anything else.
+    public func bool(_ log: DiagnosticLog, what: String) -> Bool? {
+        switch scalarText {
+        case "true": return true
+        case "false": return false
+        default:
+            log.error("\(what) must be true or false", at: location)
+            return nil
+        }
+    }
+
+    /// A duration such as `500ms`, `30s`, `10m`, `24h`; reports anything else.
+    public func duration(_ log: DiagnosticLog, what: String) -> Duration? {
+        guard let text = scalarText, let value = DurationText.parse(text) else {
+            log.error("\(what) must be a duration such as 500ms, 30s, 10m or 24h", at: location)
+            return nil
+        }
+        return value
+    }
+}
+
+/// A mapping read key by key; ``finish(_:)`` reports every key nobody asked for.
+public final class YAMLMapping {
+    public let entries: [(key: String, keyLocation: SourceLocation, value: YAMLValue)]
+    public let location: SourceLocation
+    public let what: String
+    private var taken: Set<String> = []
+
+    init(
+        entries: [(key: String, keyLocation: SourceLocation, value: YAMLValue)], location: SourceLocation, what: String
+    ) {
+        self.entries = entries
+        self.location = location
+        self.what = what
+    }
+
+    /// The value of `key`, marking it as known; `nil` when absent.
+    public func take(_ key: String) -> YAMLValue? {
+        taken.insert(key)
+        return entries.first { $0.key == key }?.value
+    }
+
+    /// The location of `key` itself, for messages about the key.
+    public func keyLocation(_ key: String) -> SourceLocation? {
+        entries.first { $0.key == key }?.keyLocation
+    }
+
+    /// Reports each key that was never taken as unknown, with a suggestion when one is close.
+    public func finish(_ log: DiagnosticLog) {
+        for entry in entries where !taken.contains(entry.key) {
+            var message = "unknown key '\(entry.key)' in \(what)"
+            if let suggestion = Self.closest(to: entry.key, among: taken) {
+                message += " (did you mean '\(suggestion)'?)"
+            }
+            log.error(message, at: entry.keyLocation)
+        }
+    }
+
+    private static func closest(to key: String, among candidates: Set<String>) -> String? {
+        let scored = candidates.map { ($0, editDistance(key, $0)) }.filter { $0.1 <= max(2, key.count / 3) }
+        return scored.min { $0.1 == $1.1 ? $0.0 < $1.0 : $0.1 < $1.1 }?.0
+    }
+
+    private static func editDistance(_ a: String, _ b: String) -> Int {
+        let a = Array(a)
+        let b = Array(b)
+        if a.isEmpty { return b.count }
+        if b.isEmpty { return a.count }
+        var previous = Array(0...b.count)
+        var current = [Int](repeating: 0, count: b.count + 1)
+        for i in 1...a.count {
+            current[0] = i
+            for j in 1...b.count {
+                let cost = a[i - 1] == b[j - 1] ? 0 : 1
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            }
+            swap(&previous, &current)
+        }
+        return previous[b.count]
+    }
+}
