@@ -1,0 +1,317 @@
+import DequeModule
+import Foundation
+import HeapModule
+
+/// What the journal says about a task right now (the `state` of `GET /tasks/{id}`).
+public enum TaskState: String, Sendable, Hashable, CaseIterable {
+    case pending
+    case inFlight = "in_flight"
+    case retried
+    case superseded
+    case gaveUp = "gave_up"
+    case exhausted
+    case notFound = "not_found"
+    case rejected
+    case ignored
+    case dryRun = "dry_run"
+}
+
+/// The handling of one failure of a task, from the notice that opened it to its outcome.
+public struct Episode: Sendable, Hashable {
+    /// The sequence number of the delivery that opened it.
+    public var openedSeq: UInt64
+    public var openedAt: Date
+    /// The correlation id of the opening delivery, carried into every log line of its retries.
+    public var correlationID: String
+    public var schedule: EpisodeSchedule
+    /// The freshest status and error known (notice, then status checks).
+    public var status: String
+    public var error: String?
+    /// Transient failures so far in this episode: the exponent of the backoff.
+    public var tries: Int
+    /// The attempt number of a retry call journaled as started and not yet finished.
+    public var inFlightAttempt: Int?
+
+    public init(
+        openedSeq: UInt64, openedAt: Date, correlationID: String, schedule: EpisodeSchedule, status: String,
+        error: String?, tries: Int, inFlightAttempt: Int?
+    ) {
+        self.openedSeq = openedSeq
+        self.openedAt = openedAt
+        self.correlationID = correlationID
+        self.schedule = schedule
+        self.status = status
+        self.error = error
+        self.tries = tries
+        self.inFlightAttempt = inFlightAttempt
+    }
+}
+
+/// Everything the agent knows about one task.
+public struct TaskEntry: Sendable, Hashable {
+    /// Retries HDP accepted, across episodes (what `max_attempts` limits).
+    public var attempts: Int = 0
+    /// When HDP last accepted a retry; notices older than this are stale.
+    public var lastAcceptedAt: Date?
+    public var state: TaskState = .ignored
+    /// The open episode, when a retry is pending or in flight.
+    public var episode: Episode?
+    /// The time of the last record about the task (for retention).
+    public var updatedAt: Date
+
+    public init(updatedAt: Date) {
+        self.updatedAt = updatedAt
+    }
+}
+
+/// The agent's whole state, as a fold over the journal.
+///
+/// ``apply(_:)`` is the only way it changes, both when the journal is replayed at start and after
+/// each new record is appended, so replay and live operation cannot drift apart. Decisions are
+/// pure functions over it (see `Ledger+Decisions.swift`) that return records to append.
+public struct Ledger: Sendable {
+    /// Delivery ids are remembered this long.
+    public let dedupWindow: Duration
+    public private(set) var lastSeq: UInt64 = 0
+    public private(set) var tasks: [TaskID: TaskEntry] = [:]
+    public private(set) var deliveries: [String: SeenDelivery] = [:]
+    public private(set) var breaker: BreakerSnapshot = .closed
+    /// Records that did not fit the state (e.g. a finish without a start); counted, never fatal.
+    public private(set) var anomalies: Int = 0
+
+    private var deliveryOrder: Deque<(id: String, at: Date)> = []
+    private var dueHeap: Heap<DueEntry> = []
+
+    public init(dedupWindow: Duration) {
+        self.dedupWindow = dedupWindow
+    }
+
+    /// Tasks whose episode is open (pending or in flight).
+    public var openEpisodeCount: Int { tasks.values.count { $0.episode != nil } }
+
+    /// Folds one record into the state.
+    public mutating func apply(_ record: JournalRecord) {
+        lastSeq = max(lastSeq, record.seq)
+        switch record.body {
+        case .delivery(let delivery):
+            remember(
+                SeenDelivery(id: delivery.deliveryID, at: record.time, task: record.task, decision: delivery.decision))
+            guard let task = record.task else { return }
+            applyDelivery(delivery, task: task, record: record)
+        case .attemptStarted(let started):
+            guard let task = record.task else { return anomaly() }
+            update(task, at: record.time) { entry in
+                guard var episode = entry.episode else { return false }
+                if let schedule = started.reclassified { episode.schedule = schedule }
+                episode.status = started.status
+                episode.inFlightAttempt = started.attempt
+                entry.episode = episode
+                entry.state = .inFlight
+                return true
+            }
+        case .attemptFinished(let finished):
+            guard let task = record.task else { return anomaly() }
+            update(task, at: record.time) { entry in
+                Self.applyFinished(finished, to: &entry, at: record.time)
+            }
+            if let due = tasks[task]?.episode?.schedule.due { schedule(task, due: due) }
+        case .episodeEnded(let ended):
+            guard let task = record.task else { return anomaly() }
+            update(task, at: record.time) { entry in
+                guard entry.episode != nil else { return false }
+                if ended.countsAttempt {
+                    entry.attempts += 1
+                    entry.lastAcceptedAt = record.time
+                }
+                entry.episode = nil
+                entry.state = TaskState(ended.outcome)
+                return true
+            }
+        case .breaker(let snapshot):
+            breaker = snapshot
+        case .taskSnapshot(let snapshot):
+            guard let task = record.task else { return anomaly() }
+            var entry = TaskEntry(updatedAt: record.time)
+            entry.attempts = snapshot.attempts
+            entry.lastAcceptedAt = snapshot.lastAcceptedAt
+            entry.state = snapshot.state
+            entry.episode = snapshot.episode
+            tasks[task] = entry
+            if let due = snapshot.episode?.schedule.due { schedule(task, due: due) }
+        case .deliveriesSnapshot(let seen):
+            for delivery in seen { remember(delivery) }
+        }
+    }
+
+    private mutating func anomaly() { anomalies += 1 }
+
+    private mutating func update(_ task: TaskID, at time: Date, _ change: (inout TaskEntry) -> Bool) {
+        guard var entry = tasks[task] else { return anomaly() }
+        if change(&entry) {
+            entry.updatedAt = time
+            tasks[task] = entry
+        } else {
+            anomaly()
+        }
+    }
+
+    private mutating func applyDelivery(_ delivery: DeliveryRecord, task: TaskID, record: JournalRecord) {
+        var entry = tasks[task] ?? TaskEntry(updatedAt: record.time)
+        entry.updatedAt = record.time
+        switch delivery.decision {
+        case .retryScheduled:
+            guard let schedule = delivery.schedule else { return anomaly() }
+            entry.episode = Episode(
+                openedSeq: record.seq, openedAt: record.time, correlationID: delivery.correlationID,
+                schedule: schedule, status: delivery.status, error: delivery.error, tries: 0, inFlightAttempt: nil
+            )
+            entry.state = .pending
+            self.schedule(task, due: schedule.due)
+        case .coalesced:
+            if var episode = entry.episode, episode.inFlightAttempt == nil {
+                episode.status = delivery.status
+                episode.error = delivery.error
+                entry.episode = episode
+            }
+        case .gaveUp:
+            entry.state = .gaveUp
+        case .exhausted:
+            entry.state = .exhausted
+        case .ignored:
+            // An ignored notice (stale, not a failure, an `ignore` rule) leaves an open episode or
+            // an earlier outcome as it was; a task first seen this way reads `ignored`.
+            if tasks[task] == nil { entry.state = .ignored }
+        }
+        tasks[task] = entry
+    }
+
+    private static func applyFinished(_ finished: AttemptFinished, to entry: inout TaskEntry, at time: Date) -> Bool {
+        guard var episode = entry.episode else { return false }
+        if finished.call == .retry { episode.inFlightAttempt = nil }
+        switch (finished.call, finished.result) {
+        case (.retry, "accepted"):
+            entry.attempts += 1
+            entry.lastAcceptedAt = time
+            entry.episode = nil
+            entry.state = .retried
+        case (.retry, "not_found"):
+            entry.episode = nil
+            entry.state = .notFound
+        case (.retry, "rejected"):
+            entry.episode = nil
+            entry.state = .rejected
+        case (.retry, "dry_run"):
+            entry.episode = nil
+            entry.state = .dryRun
+        default:
+            // Transient (or unauthorized): the episode stays open and waits for `nextDue`.
+            episode.tries += 1
+            if let due = finished.nextDue { episode.schedule.due = due }
+            entry.episode = episode
+            entry.state = .pending
+        }
+        return true
+    }
+
+    private mutating func remember(_ delivery: SeenDelivery) {
+        if deliveries.updateValue(delivery, forKey: delivery.id) == nil {
+            deliveryOrder.append((delivery.id, delivery.at))
+        }
+        expireDeliveries(now: delivery.at)
+    }
+
+    /// Forgets delivery ids older than the dedup window.
+    public mutating func expireDeliveries(now: Date) {
+        let cutoff = now.addingTimeInterval(-dedupWindow.secondsDouble)
+        while let first = deliveryOrder.first, first.at < cutoff {
+            deliveryOrder.removeFirst()
+            if let current = deliveries[first.id], current.at <= first.at {
+                deliveries[first.id] = nil
+            }
+        }
+    }
+
+    /// The remembered delivery with `id`, if it is inside the dedup window at `now`.
+    public func seenDelivery(_ id: String, now: Date) -> SeenDelivery? {
+        guard let seen = deliveries[id] else { return nil }
+        return seen.at >= now.addingTimeInterval(-dedupWindow.secondsDouble) ? seen : nil
+    }
+
+    // MARK: Due queue
+
+    private struct DueEntry: Comparable {
+        var due: Date
+        var task: TaskID
+        static func < (lhs: DueEntry, rhs: DueEntry) -> Bool {
+            lhs.due == rhs.due ? lhs.task < rhs.task : lhs.due < rhs.due
+        }
+    }
+
+    private mutating func schedule(_ task: TaskID, due: Date) {
+        dueHeap.insert(DueEntry(due: due, task: task))
+    }
+
+    /// Whether a heap entry still describes a pending episode (entries are invalidated lazily).
+    private func isCurrent(_ entry: DueEntry) -> Bool {
+        guard let episode = tasks[entry.task]?.episode else { return false }
+        return episode.schedule.due == entry.due
+    }
+
+    /// The earliest due time of a pending episode, dropping stale queue entries on the way.
+    public mutating func nextDue() -> Date? {
+        while let min = dueHeap.min {
+            if isCurrent(min) { return min.due }
+            dueHeap.removeMin()
+        }
+        return nil
+    }
+
+    /// Removes and returns up to `limit` tasks due at `now`, earliest first. The caller owns them
+    /// until it appends their next record; a task handed out is not handed out again until a record
+    /// reschedules it.
+    public mutating func takeDue(now: Date, limit: Int) -> [TaskID] {
+        var taken: [TaskID] = []
+        while taken.count < limit, let min = dueHeap.min, min.due <= now {
+            dueHeap.removeMin()
+            if isCurrent(min), !taken.contains(min.task) { taken.append(min.task) }
+        }
+        return taken
+    }
+
+    /// Puts a task handed out by ``takeDue(now:limit:)`` back, unchanged (e.g. the breaker opened).
+    public mutating func putBack(_ task: TaskID) {
+        if let due = tasks[task]?.episode?.schedule.due { schedule(task, due: due) }
+    }
+
+    /// How long the most overdue pending retry has been past its due time.
+    public mutating func oldestOverdue(now: Date) -> TimeInterval {
+        guard let due = nextDue() else { return 0 }
+        return max(0, now.timeIntervalSince(due))
+    }
+
+    /// Tasks with a retry call journaled as started and never finished: a crash interrupted them.
+    public var interruptedTasks: [TaskID] {
+        tasks.compactMap { $0.value.episode?.inFlightAttempt != nil ? $0.key : nil }.sorted()
+    }
+
+    /// Drops ended tasks not touched within `retention` (their attempt counts go with them).
+    public mutating func dropTasks(olderThan retention: Duration, now: Date) {
+        let cutoff = now.addingTimeInterval(-retention.secondsDouble)
+        tasks = tasks.filter { $0.value.episode != nil || $0.value.updatedAt >= cutoff }
+    }
+}
+
+extension TaskState {
+    init(_ outcome: EpisodeOutcome) {
+        switch outcome {
+        case .retried: self = .retried
+        case .superseded: self = .superseded
+        case .gaveUp: self = .gaveUp
+        case .exhausted: self = .exhausted
+        case .notFound: self = .notFound
+        case .rejected: self = .rejected
+        case .ignored: self = .ignored
+        case .dryRun: self = .dryRun
+        }
+    }
+}
