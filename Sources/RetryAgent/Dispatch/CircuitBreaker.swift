@@ -147,6 +147,11 @@ public struct TokenBucket: Sendable {
         return true
     }
 
+    /// Returns `count` unused tokens.
+    public mutating func giveBack(_ count: Int) {
+        if count > 0 { tokens = min(burst, tokens + Double(count)) }
+    }
+
     /// When the next token will be available.
     public mutating func nextToken(now: Date) -> Date {
         refill(now: now)

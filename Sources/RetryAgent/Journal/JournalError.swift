@@ -23,11 +23,17 @@ public struct JournalError: Error, Sendable, Hashable, CustomStringConvertible {
     public var isOutOfSpace: Bool { errno == 28 || errno == 30 || errno == 122 }
 
     /// Another agent holds the journal's lock.
-    public static func locked(_ message: String) -> JournalError { JournalError(kind: .locked, message: message, errno: nil) }
+    public static func locked(_ message: String) -> JournalError {
+        JournalError(kind: .locked, message: message, errno: nil)
+    }
     /// A record in the middle of the journal is unreadable.
-    public static func corrupt(_ message: String) -> JournalError { JournalError(kind: .corrupt, message: message, errno: nil) }
+    public static func corrupt(_ message: String) -> JournalError {
+        JournalError(kind: .corrupt, message: message, errno: nil)
+    }
     /// A system call failed.
-    public static func io(_ message: String, errno: Int32) -> JournalError { JournalError(kind: .io, message: message, errno: errno) }
+    public static func io(_ message: String, errno: Int32) -> JournalError {
+        JournalError(kind: .io, message: message, errno: errno)
+    }
     /// The journal was written by a newer build.
     public static func unsupported(_ message: String) -> JournalError {
         JournalError(kind: .unsupported, message: message, errno: nil)

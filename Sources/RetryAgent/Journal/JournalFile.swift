@@ -1,3 +1,6 @@
+import Foundation
+import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -5,8 +8,6 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Foundation
-import Synchronization
 
 /// The journal file on disk: the single-writer lock, positional appends, fsync and the atomic
 /// swap that compaction uses. Thread-safe; every operation is a short critical section.
@@ -31,12 +32,16 @@ public final class JournalFile: Sendable {
             do {
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             } catch {
-                throw .io("cannot create the journal directory \(directory): \(error.localizedDescription)", errno: Glibc.errno)
+                throw .io(
+                    "cannot create the journal directory \(directory): \(error.localizedDescription)",
+                    errno: Glibc.errno)
             }
         }
         let lockPath = path + ".lock"
         let lockFD = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard lockFD >= 0 else { throw .io("cannot open \(lockPath): \(String(cString: strerror(errno)))", errno: errno) }
+        guard lockFD >= 0 else {
+            throw .io("cannot open \(lockPath): \(String(cString: strerror(errno)))", errno: errno)
+        }
         if flock(lockFD, LOCK_EX | LOCK_NB) != 0 {
             let holder = Self.readPID(lockFD)
             close(lockFD)
@@ -83,7 +88,9 @@ public final class JournalFile: Sendable {
             var bytes = [UInt8](repeating: 0, count: total)
             var offset = 0
             while offset < total {
-                let count = bytes.withUnsafeMutableBytes { pread(state.fd, $0.baseAddress! + offset, total - offset, off_t(offset)) }
+                let count = bytes.withUnsafeMutableBytes {
+                    pread(state.fd, $0.baseAddress! + offset, total - offset, off_t(offset))
+                }
                 if count < 0 {
                     if errno == EINTR { continue }
                     return .failure(.io("cannot read \(path): \(String(cString: strerror(errno)))", errno: errno))
@@ -116,7 +123,8 @@ public final class JournalFile: Sendable {
             var written = 0
             while written < bytes.count {
                 let count = bytes.withUnsafeBytes {
-                    pwrite(state.fd, $0.baseAddress! + written, bytes.count - written, off_t(state.size) + off_t(written))
+                    pwrite(
+                        state.fd, $0.baseAddress! + written, bytes.count - written, off_t(state.size) + off_t(written))
                 }
                 if count < 0 {
                     if errno == EINTR { continue }

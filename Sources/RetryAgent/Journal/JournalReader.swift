@@ -98,7 +98,8 @@ public enum JournalReader {
 
     /// Replays the journal into `apply`: cuts a torn tail off (keeping it beside the journal as
     /// `<journal>.torn-<unix ms>`), and refuses corruption in the middle with the file and line.
-    public static func replay(_ file: JournalFile, apply: (JournalRecord) -> Void) throws(JournalError) -> ReplayReport {
+    public static func replay(_ file: JournalFile, apply: (JournalRecord) -> Void) throws(JournalError) -> ReplayReport
+    {
         let bytes = try file.readAll()
         let scan = scan(bytes, apply: apply)
         if let bad = scan.corrupt.first {

@@ -122,7 +122,9 @@ public final class JournalWriter: Service, Sendable {
             state.waiters.removeAll()
             return waiters
         }
-        for waiter in leftover { waiter.continuation.resume(throwing: JournalError.io("the journal is closed", errno: 5)) }
+        for waiter in leftover {
+            waiter.continuation.resume(throwing: JournalError.io("the journal is closed", errno: 5))
+        }
     }
 
     private func loop() async {
@@ -206,7 +208,10 @@ public final class JournalWriter: Service, Sendable {
                 logger.notice("journal writes succeed again")
                 observer(.recovered)
             }
-            observer(.wrote(records: Self.countLines(remaining), bytes: remaining.count, fsyncSeconds: fsyncSeconds, fileSize: file.size))
+            observer(
+                .wrote(
+                    records: Self.countLines(remaining), bytes: remaining.count, fsyncSeconds: fsyncSeconds,
+                    fileSize: file.size))
             for waiter in ready { waiter.continuation.resume() }
             return .wrote
         } catch {
@@ -221,7 +226,8 @@ public final class JournalWriter: Service, Sendable {
                 return (failFast, firstFailure)
             }
             if failFast.1 {
-                logger.error("journal write failed; deliveries answer 503 until it recovers", metadata: ["error": "\(error)"])
+                logger.error(
+                    "journal write failed; deliveries answer 503 until it recovers", metadata: ["error": "\(error)"])
                 observer(.failed(error))
             }
             for waiter in failFast.0 { waiter.continuation.resume(throwing: error) }

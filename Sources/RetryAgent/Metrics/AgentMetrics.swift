@@ -1,0 +1,159 @@
+import Foundation
+import Prometheus
+import Synchronization
+
+/// Every metric the agent exports, registered at start-up (counters at 0) so that dashboards and
+/// alerts never see a missing series. Labels come only from small fixed sets (and rule names,
+/// which operators define); never a task id.
+///
+/// The metrics are made on swift-prometheus' registry directly rather than through the
+/// swift-metrics facade because only the registry carries `# HELP` text, which
+/// `promtool check metrics` requires.
+public final class AgentMetrics: Sendable {
+    public let registry: PrometheusCollectorRegistry
+
+    /// `hdp_retry_webhooks_total{outcome}` outcomes.
+    public static let webhookOutcomes = [
+        "accepted", "duplicate", "unauthorized", "malformed", "too_large", "unsupported_media_type", "unavailable",
+    ]
+    /// `hdp_retry_calls_total{result}` results.
+    public static let callResults = [
+        "accepted", "not_found", "rejected", "unauthorized", "rate_limited", "server_error", "timeout", "network_error",
+    ]
+    /// `hdp_retry_status_checks_total{result}` results.
+    public static let statusCheckResults = [
+        "failed", "not_failed", "not_found", "unauthorized", "rate_limited", "server_error", "timeout", "network_error",
+    ]
+
+    private let webhooks: [String: Counter]
+    private let decisions: Mutex<[String: Counter]>
+    private let calls: [String: Counter]
+    private let statusChecks: [String: Counter]
+    private let episodes: [String: Counter]
+    private let circuitTransitions: [String: Counter]
+    private let rulesReloads: [String: Counter]
+    let callDuration: DurationHistogram
+    let pendingRetries: Gauge
+    let inFlight: Gauge
+    let oldestPending: Gauge
+    let circuitState: Gauge
+    let journalRecords: Counter
+    let journalBytes: Gauge
+    let journalFsync: DurationHistogram
+    let journalCompactions: Counter
+    let journalTruncatedBytes: Counter
+    let rulesLastReloadSuccessful: Gauge
+    let rulesLoaded: Gauge
+    private let process: ProcessMetrics
+
+    public init(version: String, registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+        self.registry = registry
+        func counters(_ name: String, _ label: String, _ values: [String], _ help: String) -> [String: Counter] {
+            Dictionary(
+                uniqueKeysWithValues: values.map {
+                    ($0, registry.makeCounter(name: name, labels: [(label, $0)], help: help))
+                })
+        }
+        webhooks = counters(
+            "hdp_retry_webhooks_total", "outcome", Self.webhookOutcomes, "Webhook deliveries by outcome.")
+        decisions = Mutex([:])
+        calls = counters("hdp_retry_calls_total", "result", Self.callResults, "Retry calls to HDP by result.")
+        statusChecks = counters(
+            "hdp_retry_status_checks_total", "result", Self.statusCheckResults,
+            "Status checks before retries by result."
+        )
+        episodes = counters(
+            "hdp_retry_episodes_total", "outcome", EpisodeOutcome.allCases.map(\.rawValue), "Ended episodes by outcome."
+        )
+        circuitTransitions = counters(
+            "hdp_retry_circuit_transitions_total", "to", ["closed", "open", "half_open"],
+            "Circuit breaker transitions by new state."
+        )
+        rulesReloads = counters(
+            "hdp_retry_rules_reloads_total", "result", ["success", "failure"], "Rule reloads by result.")
+        callDuration = registry.makeDurationHistogram(
+            name: "hdp_retry_call_duration_seconds",
+            buckets: [
+                .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250),
+                .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5), .seconds(10), .seconds(30),
+            ],
+            help: "Duration of HDP API calls (status checks and retries)."
+        )
+        pendingRetries = registry.makeGauge(
+            name: "hdp_retry_pending_retries", help: "Open episodes waiting for their retry.")
+        inFlight = registry.makeGauge(name: "hdp_retry_in_flight", help: "Retry attempts being processed now.")
+        oldestPending = registry.makeGauge(
+            name: "hdp_retry_oldest_pending_seconds",
+            help: "How long the most overdue pending retry is past its due time."
+        )
+        circuitState = registry.makeGauge(
+            name: "hdp_retry_circuit_state", help: "Circuit breaker state: 0 closed, 1 open, 2 half-open.")
+        journalRecords = registry.makeCounter(
+            name: "hdp_retry_journal_records_total", help: "Records appended to the journal.")
+        journalBytes = registry.makeGauge(name: "hdp_retry_journal_bytes", help: "Current size of the journal file.")
+        journalFsync = registry.makeDurationHistogram(
+            name: "hdp_retry_journal_fsync_seconds",
+            buckets: [
+                .microseconds(100), .microseconds(500), .milliseconds(1), .milliseconds(5), .milliseconds(10),
+                .milliseconds(50), .milliseconds(100), .milliseconds(500), .seconds(1),
+            ],
+            help: "Duration of journal write+fsync batches."
+        )
+        journalCompactions = registry.makeCounter(
+            name: "hdp_retry_journal_compactions_total", help: "Journal compactions.")
+        journalTruncatedBytes = registry.makeCounter(
+            name: "hdp_retry_journal_truncated_bytes_total", help: "Bytes of torn journal tails cut off at start."
+        )
+        rulesLastReloadSuccessful = registry.makeGauge(
+            name: "hdp_retry_rules_last_reload_successful", help: "1 when the last rules (re)load succeeded."
+        )
+        rulesLoaded = registry.makeGauge(name: "hdp_retry_rules_loaded", help: "Rules in the rule set in force.")
+        let buildInfo = registry.makeGauge(
+            name: "hdp_retry_build_info", labels: [("version", version)],
+            help: "Build information; the value is always 1."
+        )
+        buildInfo.set(1.0)
+        process = ProcessMetrics(registry: registry)
+    }
+
+    /// Registers `hdp_retry_decisions_total{action,rule}` for a rule set's (action, rule) pairs at 0.
+    public func registerDecisions(_ pairs: [(action: String, rule: String)]) {
+        for pair in pairs { _ = decisionCounter(action: pair.action, rule: pair.rule) }
+    }
+
+    private func decisionCounter(action: String, rule: String) -> Counter {
+        decisions.withLock { cache in
+            let key = action + "\u{0}" + rule
+            if let counter = cache[key] { return counter }
+            let counter = registry.makeCounter(
+                name: "hdp_retry_decisions_total", labels: [("action", action), ("rule", rule)],
+                help: "Classification decisions by rule action and rule."
+            )
+            cache[key] = counter
+            return counter
+        }
+    }
+
+    public func webhook(_ outcome: String) { webhooks[outcome]?.increment() }
+    public func decision(action: RuleAction, rule: String) {
+        decisionCounter(action: action.rawValue, rule: rule).increment()
+    }
+    public func call(_ result: String) { calls[result]?.increment() }
+    public func statusCheck(_ result: String) { statusChecks[result]?.increment() }
+    public func episode(_ outcome: EpisodeOutcome) { episodes[outcome.rawValue]?.increment() }
+    public func circuitTransition(to state: BreakerSnapshot.State) {
+        circuitTransitions[state.rawValue]?.increment()
+        circuitState.set(state.gaugeValue)
+    }
+    public func rulesReload(success: Bool, loaded: Int?) {
+        rulesReloads[success ? "success" : "failure"]?.increment()
+        rulesLastReloadSuccessful.set(success ? 1.0 : 0.0)
+        if let loaded { rulesLoaded.set(Double(loaded)) }
+    }
+
+    /// The exposition text (format 0.0.4), with process metrics read fresh.
+    public func exposition() -> [UInt8] {
+        process.update()
+        return registry.emitToBuffer()
+    }
+}
