@@ -1,0 +1,72 @@
+import Foundation
+
+/// The whole configuration of `serve` (SPEC §3 "Configuration"): defaults, overridden by the YAML
+/// file, then the environment, then flags. Secrets are never part of the file: only paths to them.
+public struct AgentConfiguration: Sendable {
+    public var listen = "127.0.0.1:8080"
+    public var adminListen = "127.0.0.1:9464"
+    public var dryRun = false
+    public var hdp = HDP()
+    public var webhook = Webhook()
+    public var rules = Rules()
+    public var journal = Journal()
+    public var dispatch = DispatchSettings()
+    public var circuitBreaker = CircuitBreakerSettings()
+    public var log = Log()
+    public var admin = Admin()
+    public var retryAfterCap: Duration = .seconds(3600)
+
+    public struct HDP: Sendable {
+        public var baseURL = "https://staging.hdp.api.herodotus.cloud"
+        public var apiKeyFile: String?
+        public var timeout: Duration = .seconds(10)
+        public var confirmStatus = true
+    }
+
+    public struct Webhook: Sendable {
+        public var path = "/webhooks/hdp"
+        public var maxBodyBytes = 65_536
+        public var dedupWindow: Duration = .seconds(86_400)
+        public var scheme = "standard-webhooks"
+        public var header = "X-Signature-256"
+        public var timestampHeader: String?
+        public var tolerance: Duration = .seconds(300)
+        public var secretsFile: String?
+        /// Dotted JSON paths replacing the built-in field lookups.
+        public var fields: [String: String] = [:]
+    }
+
+    public struct Rules: Sendable {
+        public var path = "./rules"
+        /// Whether `path` was set explicitly (file, env or flag): then a missing path is an error.
+        public var pathIsExplicit = false
+        public var watch = true
+    }
+
+    public struct Journal: Sendable {
+        public var path = "./var/journal.jsonl"
+        public var fsync: FsyncPolicy = .always
+        public var compactAboveBytes: Int64 = 67_108_864
+        public var retention: Duration = .seconds(168 * 3600)
+    }
+
+    public struct Log: Sendable {
+        public var format = "text"
+        public var level = "info"
+    }
+
+    public struct Admin: Sendable {
+        /// A file holding a bearer token that protects the mutating and task endpoints.
+        public var tokenFile: String?
+    }
+
+    public init() {}
+}
+
+/// A configuration that cannot be used; the message names the key (and line, for the file).
+public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
+    public var messages: [String]
+    public var description: String { messages.joined(separator: "\n") }
+
+    public init(_ messages: [String]) { self.messages = messages }
+}
