@@ -12,7 +12,8 @@ import Testing
         let input = DeliveryInput(notice: notice, deliveryID: id, correlationID: "c-\(id)")
         let verdict = ledger.decide(input, now: time, jitter: 0.5, classify: simpleClassifier)
         if case .record(let record) = verdict {
-            ledger.apply(JournalRecord(seq: ledger.lastSeq + 1, time: time, task: notice.taskID, body: .delivery(record)))
+            ledger.apply(
+                JournalRecord(seq: ledger.lastSeq + 1, time: time, task: notice.taskID, body: .delivery(record)))
         }
         return verdict
     }
@@ -56,17 +57,30 @@ import Testing
         var ledger = Ledger(dedupWindow: .seconds(3600))
         deliver(&ledger, notice(), id: "a", at: start)
         let retryTime = start.addingTimeInterval(20)
-        ledger.apply(JournalRecord(seq: 2, time: retryTime, task: sampleTask, body: .attemptStarted(AttemptStarted(attempt: 1, status: "AtlanticProvingFailed", reclassified: nil))))
-        ledger.apply(JournalRecord(seq: 3, time: retryTime, task: sampleTask, body: .attemptFinished(AttemptFinished(call: .retry, result: "accepted", httpStatus: 200, detail: nil, nextDue: nil))))
+        ledger.apply(
+            JournalRecord(
+                seq: 2, time: retryTime, task: sampleTask,
+                body: .attemptStarted(AttemptStarted(attempt: 1, status: "AtlanticProvingFailed", reclassified: nil))))
+        ledger.apply(
+            JournalRecord(
+                seq: 3, time: retryTime, task: sampleTask,
+                body: .attemptFinished(
+                    AttemptFinished(call: .retry, result: "accepted", httpStatus: 200, detail: nil, nextDue: nil))))
         #expect(ledger.tasks[sampleTask]?.state == .retried)
         #expect(ledger.tasks[sampleTask]?.attempts == 1)
-        guard case .record(let stale) = deliver(&ledger, notice(timestamp: start.addingTimeInterval(5)), id: "b", at: start.addingTimeInterval(30)) else {
+        guard
+            case .record(let stale) = deliver(
+                &ledger, notice(timestamp: start.addingTimeInterval(5)), id: "b", at: start.addingTimeInterval(30))
+        else {
             Issue.record("expected a record")
             return
         }
         #expect(stale.decision == .ignored)
         #expect(stale.reason == "stale")
-        guard case .record(let fresh) = deliver(&ledger, notice(timestamp: start.addingTimeInterval(25)), id: "c", at: start.addingTimeInterval(30)) else {
+        guard
+            case .record(let fresh) = deliver(
+                &ledger, notice(timestamp: start.addingTimeInterval(25)), id: "c", at: start.addingTimeInterval(30))
+        else {
             Issue.record("expected a record")
             return
         }
@@ -80,8 +94,16 @@ import Testing
             let time = start.addingTimeInterval(Double(attempt) * 100)
             deliver(&ledger, notice(), id: "d\(attempt)", at: time)
             seq = ledger.lastSeq
-            ledger.apply(JournalRecord(seq: seq + 1, time: time, task: sampleTask, body: .attemptStarted(AttemptStarted(attempt: attempt, status: "AtlanticProvingFailed", reclassified: nil))))
-            ledger.apply(JournalRecord(seq: seq + 2, time: time, task: sampleTask, body: .attemptFinished(AttemptFinished(call: .retry, result: "accepted", httpStatus: 200, detail: nil, nextDue: nil))))
+            ledger.apply(
+                JournalRecord(
+                    seq: seq + 1, time: time, task: sampleTask,
+                    body: .attemptStarted(
+                        AttemptStarted(attempt: attempt, status: "AtlanticProvingFailed", reclassified: nil))))
+            ledger.apply(
+                JournalRecord(
+                    seq: seq + 2, time: time, task: sampleTask,
+                    body: .attemptFinished(
+                        AttemptFinished(call: .retry, result: "accepted", httpStatus: 200, detail: nil, nextDue: nil))))
         }
         guard case .record(let record) = deliver(&ledger, notice(), id: "d4", at: start.addingTimeInterval(1000)) else {
             Issue.record("expected a record")
@@ -94,8 +116,10 @@ import Testing
     @Test func rulesDecideGiveUpAndIgnore() {
         var ledger = Ledger(dedupWindow: .seconds(3600))
         guard case .record(let gaveUp) = deliver(&ledger, notice(status: "TaskDecommitmentFailed"), id: "a", at: start),
-            case .record(let ignored) = deliver(&ledger, notice(TaskID("01JPJ03YJT1A93D6NF56G4GVEA")!, status: "IgnoredFailed"), id: "b", at: start),
-            case .record(let success) = deliver(&ledger, notice(status: "TaskDecommitmentCompleted"), id: "c", at: start)
+            case .record(let ignored) = deliver(
+                &ledger, notice(TaskID("01JPJ03YJT1A93D6NF56G4GVEA")!, status: "IgnoredFailed"), id: "b", at: start),
+            case .record(let success) = deliver(
+                &ledger, notice(status: "TaskDecommitmentCompleted"), id: "c", at: start)
         else {
             Issue.record("expected records")
             return
@@ -121,17 +145,36 @@ import Testing
         deliver(&ledger, notice(), id: "a", at: start)
         let now = start.addingTimeInterval(10)
         func verdict(_ outcome: HDPStatusOutcome?) -> StatusVerdict? {
-            ledger.decideAfterStatus(of: sampleTask, outcome: outcome, now: now, jitter: 0, retryAfterCap: .seconds(3600), classify: simpleClassifier)
+            ledger.decideAfterStatus(
+                of: sampleTask, outcome: outcome, now: now, jitter: 0, retryAfterCap: .seconds(3600),
+                classify: simpleClassifier)
         }
-        #expect(verdict(.status(TaskStatusInfo(status: "Received", errorMessage: nil, updatedAt: nil)))
-            == .end(EpisodeEnded(outcome: .superseded, reason: "status_not_failed", status: "Received", rule: "transient", countsAttempt: false)))
-        #expect(verdict(.failure(.notFound))
-            == .end(EpisodeEnded(outcome: .notFound, reason: "status_check", status: nil, rule: "transient", countsAttempt: false)))
-        #expect(verdict(.status(TaskStatusInfo(status: "AtlanticProvingFailed", errorMessage: "prover timeout", updatedAt: nil)))
-            == .call(AttemptStarted(attempt: 1, status: "AtlanticProvingFailed", reclassified: nil)))
+        #expect(
+            verdict(.status(TaskStatusInfo(status: "Received", errorMessage: nil, updatedAt: nil)))
+                == .end(
+                    EpisodeEnded(
+                        outcome: .superseded, reason: "status_not_failed", status: "Received", rule: "transient",
+                        countsAttempt: false)))
+        #expect(
+            verdict(.failure(.notFound))
+                == .end(
+                    EpisodeEnded(
+                        outcome: .notFound, reason: "status_check", status: nil, rule: "transient", countsAttempt: false
+                    )))
+        #expect(
+            verdict(
+                .status(TaskStatusInfo(status: "AtlanticProvingFailed", errorMessage: "prover timeout", updatedAt: nil))
+            )
+                == .call(AttemptStarted(attempt: 1, status: "AtlanticProvingFailed", reclassified: nil)))
         // A fresher status that the rules give up on ends the episode.
-        #expect(verdict(.status(TaskStatusInfo(status: "TaskDecommitmentFailed", errorMessage: "results missing", updatedAt: nil)))
-            == .end(EpisodeEnded(outcome: .gaveUp, reason: "reclassified", status: "TaskDecommitmentFailed", rule: "decommitment", countsAttempt: false)))
+        #expect(
+            verdict(
+                .status(
+                    TaskStatusInfo(status: "TaskDecommitmentFailed", errorMessage: "results missing", updatedAt: nil)))
+                == .end(
+                    EpisodeEnded(
+                        outcome: .gaveUp, reason: "reclassified", status: "TaskDecommitmentFailed",
+                        rule: "decommitment", countsAttempt: false)))
         guard case .later(let later) = verdict(.failure(.serverError(httpStatus: 503))) else {
             Issue.record("expected a postponement")
             return
@@ -143,9 +186,13 @@ import Testing
     @Test func retryAfterIsHonouredAndCapped() {
         var ledger = Ledger(dedupWindow: .seconds(3600))
         deliver(&ledger, notice(), id: "a", at: start)
-        let finished = ledger.decideAfterCall(of: sampleTask, outcome: .rateLimited(retryAfter: .seconds(7200)), now: start, jitter: 0, retryAfterCap: .seconds(600))
+        let finished = ledger.decideAfterCall(
+            of: sampleTask, outcome: .rateLimited(retryAfter: .seconds(7200)), now: start, jitter: 0,
+            retryAfterCap: .seconds(600))
         #expect(finished?.nextDue == start.addingTimeInterval(600))
-        let short = ledger.decideAfterCall(of: sampleTask, outcome: .rateLimited(retryAfter: .seconds(1)), now: start, jitter: 0, retryAfterCap: .seconds(600))
+        let short = ledger.decideAfterCall(
+            of: sampleTask, outcome: .rateLimited(retryAfter: .seconds(1)), now: start, jitter: 0,
+            retryAfterCap: .seconds(600))
         #expect(short?.nextDue == start.addingTimeInterval(20), "the backoff wins when it is longer than Retry-After")
     }
 }

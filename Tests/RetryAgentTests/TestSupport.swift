@@ -32,8 +32,10 @@ func temporaryDirectory() -> String {
 
 let sampleTask = TaskID("01JPJ03YJT1A93D6NF56G4GVEQ")!
 
-func notice(_ task: TaskID = sampleTask, status: String = "AtlanticProvingFailed", error: String? = "prover timeout",
-            timestamp: Date? = nil) -> FailureNotice {
+func notice(
+    _ task: TaskID = sampleTask, status: String = "AtlanticProvingFailed", error: String? = "prover timeout",
+    timestamp: Date? = nil
+) -> FailureNotice {
     FailureNotice(task: task, status: status, error: error, timestamp: timestamp)
 }
 

@@ -70,7 +70,9 @@ extension AgentConfiguration {
         for (key, value) in [("listen", listen), ("admin_listen", adminListen)] where HostPort(value) == nil {
             problems.append("\(key): '\(value)' is not HOST:PORT")
         }
-        if let url = URL(string: hdp.baseURL), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil {
+        if let url = URL(string: hdp.baseURL), let scheme = url.scheme, ["http", "https"].contains(scheme),
+            url.host != nil
+        {
         } else {
             problems.append("hdp.base_url: '\(hdp.baseURL)' is not an http(s) URL")
         }
@@ -95,7 +97,9 @@ public struct HostPort: Sendable, Hashable, CustomStringConvertible {
         guard let colon = text.lastIndex(of: ":") else { return nil }
         var host = String(text[..<colon])
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        guard !host.isEmpty, let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else { return nil }
+        guard !host.isEmpty, let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
+            return nil
+        }
         self.host = host
         self.port = port
     }
@@ -103,5 +107,7 @@ public struct HostPort: Sendable, Hashable, CustomStringConvertible {
     public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 
     /// Whether the address only accepts local connections.
-    public var isLoopback: Bool { host == "127.0.0.1" || host == "::1" || host == "localhost" || host.hasPrefix("127.") }
+    public var isLoopback: Bool {
+        host == "127.0.0.1" || host == "::1" || host == "localhost" || host.hasPrefix("127.")
+    }
 }

@@ -25,12 +25,18 @@ extension AgentConfiguration {
         if let value = top.take("dry_run")?.bool(log, what: "dry_run") { dryRun = value }
         if let section = top.take("hdp")?.mapping(log, what: "hdp") {
             if let value = section.take("base_url")?.string(log, what: "hdp.base_url") { hdp.baseURL = value }
-            if let value = section.take("api_key_file"), !value.isNull { hdp.apiKeyFile = value.string(log, what: "hdp.api_key_file") }
+            if let value = section.take("api_key_file"), !value.isNull {
+                hdp.apiKeyFile = value.string(log, what: "hdp.api_key_file")
+            }
             if let value = section.take("timeout")?.duration(log, what: "hdp.timeout") { hdp.timeout = value }
-            if let value = section.take("confirm_status")?.bool(log, what: "hdp.confirm_status") { hdp.confirmStatus = value }
+            if let value = section.take("confirm_status")?.bool(log, what: "hdp.confirm_status") {
+                hdp.confirmStatus = value
+            }
             if let key = section.take("api_key"), let location = section.keyLocation("api_key") {
                 _ = key
-                log.error("hdp.api_key must not be in the configuration file; use HDP_API_KEY or hdp.api_key_file", at: location)
+                log.error(
+                    "hdp.api_key must not be in the configuration file; use HDP_API_KEY or hdp.api_key_file",
+                    at: location)
             }
             section.finish(log)
         }
@@ -38,19 +44,29 @@ extension AgentConfiguration {
             if let value = section.take("path")?.string(log, what: "webhook.path") { webhook.path = value }
             if let value = section.take("max_body_bytes")?.int(log, what: "webhook.max_body_bytes") {
                 if value < 256 || value > 16_777_216 {
-                    log.error("webhook.max_body_bytes must be between 256 and 16777216", at: section.keyLocation("max_body_bytes")!)
+                    log.error(
+                        "webhook.max_body_bytes must be between 256 and 16777216",
+                        at: section.keyLocation("max_body_bytes")!)
                 } else {
                     webhook.maxBodyBytes = value
                 }
             }
-            if let value = section.take("dedup_window")?.duration(log, what: "webhook.dedup_window") { webhook.dedupWindow = value }
+            if let value = section.take("dedup_window")?.duration(log, what: "webhook.dedup_window") {
+                webhook.dedupWindow = value
+            }
             if let signature = section.take("signature")?.mapping(log, what: "webhook.signature") {
-                if let value = signature.take("scheme")?.string(log, what: "webhook.signature.scheme") { webhook.scheme = value }
-                if let value = signature.take("header")?.string(log, what: "webhook.signature.header") { webhook.header = value }
+                if let value = signature.take("scheme")?.string(log, what: "webhook.signature.scheme") {
+                    webhook.scheme = value
+                }
+                if let value = signature.take("header")?.string(log, what: "webhook.signature.header") {
+                    webhook.header = value
+                }
                 if let value = signature.take("timestamp_header"), !value.isNull {
                     webhook.timestampHeader = value.string(log, what: "webhook.signature.timestamp_header")
                 }
-                if let value = signature.take("tolerance")?.duration(log, what: "webhook.signature.tolerance") { webhook.tolerance = value }
+                if let value = signature.take("tolerance")?.duration(log, what: "webhook.signature.tolerance") {
+                    webhook.tolerance = value
+                }
                 if let value = signature.take("secrets_file"), !value.isNull {
                     webhook.secretsFile = value.string(log, what: "webhook.signature.secrets_file")
                 }
@@ -58,7 +74,9 @@ extension AgentConfiguration {
             }
             if let fields = section.take("fields")?.mapping(log, what: "webhook.fields") {
                 for name in ["task_id", "status", "error", "timestamp"] {
-                    if let value = fields.take(name)?.string(log, what: "webhook.fields.\(name)") { webhook.fields[name] = value }
+                    if let value = fields.take(name)?.string(log, what: "webhook.fields.\(name)") {
+                        webhook.fields[name] = value
+                    }
                 }
                 fields.finish(log)
             }
@@ -84,12 +102,18 @@ extension AgentConfiguration {
             if let value = section.take("compact_above_bytes")?.int(log, what: "journal.compact_above_bytes") {
                 journal.compactAboveBytes = Int64(value)
             }
-            if let value = section.take("retention")?.duration(log, what: "journal.retention") { journal.retention = value }
+            if let value = section.take("retention")?.duration(log, what: "journal.retention") {
+                journal.retention = value
+            }
             section.finish(log)
         }
         if let section = top.take("dispatch")?.mapping(log, what: "dispatch") {
-            if let value = section.take("max_in_flight")?.int(log, what: "dispatch.max_in_flight") { dispatch.maxInFlight = max(1, value) }
-            if let value = section.take("rate_per_second")?.double(log, what: "dispatch.rate_per_second") { dispatch.ratePerSecond = value }
+            if let value = section.take("max_in_flight")?.int(log, what: "dispatch.max_in_flight") {
+                dispatch.maxInFlight = max(1, value)
+            }
+            if let value = section.take("rate_per_second")?.double(log, what: "dispatch.rate_per_second") {
+                dispatch.ratePerSecond = value
+            }
             if let value = section.take("burst")?.int(log, what: "dispatch.burst") { dispatch.burst = max(1, value) }
             if let value = section.take("retry_after_cap")?.duration(log, what: "dispatch.retry_after_cap") {
                 retryAfterCap = value
@@ -97,15 +121,22 @@ extension AgentConfiguration {
             section.finish(log)
         }
         if let section = top.take("circuit_breaker")?.mapping(log, what: "circuit_breaker") {
-            if let value = section.take("window")?.int(log, what: "circuit_breaker.window") { circuitBreaker.window = max(1, value) }
-            if let value = section.take("min_calls")?.int(log, what: "circuit_breaker.min_calls") { circuitBreaker.minCalls = max(1, value) }
+            if let value = section.take("window")?.int(log, what: "circuit_breaker.window") {
+                circuitBreaker.window = max(1, value)
+            }
+            if let value = section.take("min_calls")?.int(log, what: "circuit_breaker.min_calls") {
+                circuitBreaker.minCalls = max(1, value)
+            }
             if let value = section.take("failure_rate")?.double(log, what: "circuit_breaker.failure_rate") {
                 circuitBreaker.failureRate = value
             }
-            if let value = section.take("consecutive_failures")?.int(log, what: "circuit_breaker.consecutive_failures") {
+            if let value = section.take("consecutive_failures")?.int(log, what: "circuit_breaker.consecutive_failures")
+            {
                 circuitBreaker.consecutiveFailures = max(1, value)
             }
-            if let value = section.take("open_for")?.duration(log, what: "circuit_breaker.open_for") { circuitBreaker.openFor = value }
+            if let value = section.take("open_for")?.duration(log, what: "circuit_breaker.open_for") {
+                circuitBreaker.openFor = value
+            }
             if let value = section.take("max_open_for")?.duration(log, what: "circuit_breaker.max_open_for") {
                 circuitBreaker.maxOpenFor = value
             }
@@ -120,7 +151,9 @@ extension AgentConfiguration {
             section.finish(log)
         }
         if let section = top.take("admin")?.mapping(log, what: "admin") {
-            if let value = section.take("token_file"), !value.isNull { admin.tokenFile = value.string(log, what: "admin.token_file") }
+            if let value = section.take("token_file"), !value.isNull {
+                admin.tokenFile = value.string(log, what: "admin.token_file")
+            }
             section.finish(log)
         }
     }

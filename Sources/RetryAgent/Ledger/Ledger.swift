@@ -214,9 +214,10 @@ public struct Ledger: Sendable {
     }
 
     private mutating func remember(_ delivery: SeenDelivery) {
-        if deliveries.updateValue(delivery, forKey: delivery.id) == nil {
-            deliveryOrder.append((delivery.id, delivery.at))
-        }
+        // An id seen again after its window replaces the old entry; the queue gets the new time
+        // too (the old queue entry is skipped when it comes up, see `expireDeliveries`).
+        deliveries[delivery.id] = delivery
+        deliveryOrder.append((delivery.id, delivery.at))
         expireDeliveries(now: delivery.at)
     }
 
@@ -225,7 +226,7 @@ public struct Ledger: Sendable {
         let cutoff = now.addingTimeInterval(-dedupWindow.secondsDouble)
         while let first = deliveryOrder.first, first.at < cutoff {
             deliveryOrder.removeFirst()
-            if let current = deliveries[first.id], current.at <= first.at {
+            if let current = deliveries[first.id], current.at == first.at {
                 deliveries[first.id] = nil
             }
         }

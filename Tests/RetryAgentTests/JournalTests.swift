@@ -1,0 +1,213 @@
+import Foundation
+import Testing
+
+@testable import RetryAgent
+
+@Suite struct JournalTests {
+    /// A deterministic generator (SplitMix64) so property runs are reproducible.
+    struct SeededRandom: RandomNumberGenerator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+
+        mutating func below(_ bound: Int) -> Int { Int(next() % UInt64(bound)) }
+    }
+
+    static let tasks = (0..<8).map {
+        TaskID("01JPJ03YJT1A93D6NF56G4GV\(["A0", "A1", "A2", "A3", "B0", "B1", "C0", "C1"][$0])")!
+    }
+
+    /// Drives a ledger with random deliveries and dispatcher outcomes, returning the records made.
+    static func randomRecords(seed: UInt64, count: Int) -> [JournalRecord] {
+        var random = SeededRandom(state: seed)
+        var ledger = Ledger(dedupWindow: .seconds(600))
+        var records: [JournalRecord] = []
+        var time = Date(timeIntervalSince1970: 1_800_000_000)
+        func append(_ body: RecordBody, _ task: TaskID?) {
+            let record = JournalRecord(seq: ledger.lastSeq + 1, time: time, task: task, body: body)
+            ledger.apply(record)
+            records.append(record)
+        }
+        let statuses = [
+            "AtlanticProvingFailed", "TraceGenFailed", "TaskDecommitmentFailed", "Received", "IgnoredFailed",
+        ]
+        while records.count < count {
+            time = time.addingTimeInterval(Double(random.below(30_000)) / 1000).roundedToMilliseconds
+            let task = tasks[Int(random.below(tasks.count))]
+            switch random.below(5) {
+            case 0, 1:
+                let status = statuses[Int(random.below(statuses.count))]
+                let input = DeliveryInput(
+                    notice: FailureNotice(
+                        task: task, status: status, error: "error \"\(random.below(9))\"\n", timestamp: time),
+                    deliveryID: "d\(random.below(40))", correlationID: "c\(records.count)"
+                )
+                if case .record(let delivery) = ledger.decide(input, now: time, jitter: 0.3, classify: simpleClassifier)
+                {
+                    append(.delivery(delivery), task)
+                }
+            case 2:
+                for due in ledger.takeDue(now: time, limit: 2) {
+                    let outcome: HDPStatusOutcome =
+                        [
+                            .status(TaskStatusInfo(status: "AtlanticProvingFailed", errorMessage: "x", updatedAt: nil)),
+                            .failure(.timeout), .failure(.notFound),
+                            .status(TaskStatusInfo(status: "Received", errorMessage: nil, updatedAt: nil)),
+                        ][Int(random.below(4))]
+                    switch ledger.decideAfterStatus(
+                        of: due, outcome: outcome, now: time, jitter: 0.7, retryAfterCap: .seconds(60),
+                        classify: simpleClassifier)
+                    {
+                    case .call(let started)?:
+                        append(.attemptStarted(started), due)
+                        if random.below(6) == 0 { continue }  // a crash: never finished
+                        let call: HDPCallOutcome = [
+                            .accepted, .serverError(httpStatus: 502), .rateLimited(retryAfter: .seconds(3)),
+                            .rejected(details: "no"),
+                        ][Int(random.below(4))]
+                        if let finished = ledger.decideAfterCall(
+                            of: due, outcome: call, now: time, jitter: 0.1, retryAfterCap: .seconds(60))
+                        {
+                            append(.attemptFinished(finished), due)
+                        }
+                    case .end(let ended)?: append(.episodeEnded(ended), due)
+                    case .later(let finished)?: append(.attemptFinished(finished), due)
+                    case nil: break
+                    }
+                }
+            case 3:
+                append(
+                    .breaker(
+                        BreakerSnapshot(
+                            state: [.open, .halfOpen, .closed][Int(random.below(3))],
+                            openUntil: time.addingTimeInterval(30), trips: Int(random.below(4)))), nil)
+            default:
+                ledger.expireDeliveries(now: time)
+            }
+        }
+        return records
+    }
+
+    static func fold(_ records: [JournalRecord], window: Duration = .seconds(600)) -> Ledger {
+        var ledger = Ledger(dedupWindow: window)
+        for record in records { ledger.apply(record) }
+        return ledger
+    }
+
+    @Test(arguments: [1, 2, 3, 4, 5, 6, 7, 8] as [UInt64])
+    func replayOfTheEncodedJournalEqualsLiveState(seed: UInt64) throws {
+        let records = Self.randomRecords(seed: seed, count: 400)
+        let live = Self.fold(records)
+        var bytes: [UInt8] = []
+        for record in records { bytes += JournalCodec.encode(record) }
+        var replayed = Ledger(dedupWindow: .seconds(600))
+        var decoded: [JournalRecord] = []
+        let scan = JournalReader.scan(bytes) { record in
+            decoded.append(record)
+            replayed.apply(record)
+        }
+        #expect(scan.corrupt.isEmpty)
+        #expect(scan.tornTail == nil)
+        #expect(decoded == records)
+        #expect(replayed.tasks == live.tasks)
+        #expect(replayed.deliveries == live.deliveries)
+        #expect(replayed.breaker == live.breaker)
+    }
+
+    @Test(arguments: [11, 12, 13, 14] as [UInt64])
+    func compactionThenReplayEqualsLiveState(seed: UInt64) throws {
+        let records = Self.randomRecords(seed: seed, count: 300)
+        var live = Self.fold(records)
+        let now = records.last!.time
+        live.expireDeliveries(now: now)
+        let snapshot = RetryEngine.snapshotBytes(of: live, at: now)
+        var replayed = Ledger(dedupWindow: .seconds(600))
+        let scan = JournalReader.scan(snapshot) { replayed.apply($0) }
+        #expect(scan.corrupt.isEmpty)
+        #expect(replayed.tasks == live.tasks)
+        #expect(replayed.deliveries.keys.sorted() == live.deliveries.keys.sorted())
+        #expect(replayed.breaker == live.breaker)
+        #expect(replayed.lastSeq == live.lastSeq)
+        var a = live
+        var b = replayed
+        #expect(a.nextDue() == b.nextDue())
+    }
+
+    @Test func everyFlippedByteIsDetected() throws {
+        let record = Self.randomRecords(seed: 99, count: 1)[0]
+        let line = Array(JournalCodec.encode(record).dropLast())
+        #expect((try? JournalCodec.decode(line)) == record)
+        for index in line.indices {
+            var corrupted = line
+            corrupted[index] ^= 0x01
+            #expect((try? JournalCodec.decode(corrupted)) == nil, "flip at byte \(index) went unnoticed")
+        }
+    }
+
+    @Test func tornTailIsCutOffAndKeptAside() throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/journal.jsonl"
+        let records = Self.randomRecords(seed: 5, count: 20)
+        var bytes: [UInt8] = []
+        for record in records { bytes += JournalCodec.encode(record) }
+        let whole = bytes.count
+        bytes += Array(
+            JournalCodec.encode(JournalRecord(seq: 999, time: Date(), task: nil, body: .breaker(.closed))).prefix(30))
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        let file = try JournalFile(path: path)
+        var count = 0
+        let report = try JournalReader.replay(file) { _ in count += 1 }
+        #expect(count == records.count)
+        #expect(report.truncatedBytes == 30)
+        #expect(file.size == Int64(whole))
+        let saved = try #require(report.tornTailSavedTo)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: saved)).count == 30)
+    }
+
+    @Test func corruptionInTheMiddleRefusesTheStartWithFileAndLine() throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/journal.jsonl"
+        var lines = Self.randomRecords(seed: 6, count: 10).map(JournalCodec.encode)
+        lines[4][12] ^= 0x02
+        try Data(lines.flatMap { $0 }).write(to: URL(fileURLWithPath: path))
+        let file = try JournalFile(path: path)
+        do {
+            _ = try JournalReader.replay(file) { _ in }
+            Issue.record("replay accepted a corrupt journal")
+        } catch {
+            #expect(error.isCorrupt)
+            #expect(error.message.contains("\(path):5:"))
+        }
+    }
+
+    @Test func secondAgentOnTheSameJournalIsRefused() throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let first = try JournalFile(path: directory + "/journal.jsonl")
+        do {
+            _ = try JournalFile(path: directory + "/journal.jsonl")
+            Issue.record("a second writer got the lock")
+        } catch {
+            #expect(error.isLocked)
+            #expect(error.message.contains("pid \(getpid())"))
+        }
+        _ = first
+    }
+
+    @Test func iso8601RoundTripsAtMillisecondPrecision() {
+        for milliseconds in [Int64(0), 1_764_410_000_123, 1_800_000_000_999, 951_782_400_000] {
+            let date = Date(millisecondsSince1970: milliseconds)
+            #expect(ISO8601.parse(ISO8601.format(date)) == date)
+        }
+        #expect(ISO8601.parse("2026-11-29T10:00:00Z") == Date(timeIntervalSince1970: 1_795_946_400))
+        #expect(ISO8601.parse("2026-11-29T12:00:00+02:00") == Date(timeIntervalSince1970: 1_795_946_400))
+        #expect(ISO8601.parse("yesterday") == nil)
+    }
+}
