@@ -16,14 +16,14 @@ extension RuleRegex.Program {
         return withUnsafeTemporaryAllocation(of: Int32.self, capacity: 6 * count + 1) { buffer in
             guard let base = buffer.baseAddress else { return false }
             buffer.initialize(repeating: 0)
-            var current = ThreadSet(dense: base, sparse: base + count)
-            var next = ThreadSet(dense: base + 2 * count, sparse: base + 3 * count)
+            var current = RuleRegex.ThreadSet(dense: base, sparse: base + count)
+            var next = RuleRegex.ThreadSet(dense: base + 2 * count, sparse: base + 3 * count)
             return run(text, byteLimit: byteLimit, current: &current, next: &next, stack: base + 4 * count)
         }
     }
 
     private func run(
-        _ text: String, byteLimit: Int, current: inout ThreadSet, next: inout ThreadSet,
+        _ text: String, byteLimit: Int, current: inout RuleRegex.ThreadSet, next: inout RuleRegex.ThreadSet,
         stack: UnsafeMutablePointer<Int32>
     ) -> Bool {
         var scalars = text.unicodeScalars.makeIterator()
@@ -74,7 +74,7 @@ extension RuleRegex.Program {
     /// Iterative, so a long chain of splits cannot overflow the call stack; `stack` needs room for
     /// 2 × instructions + 1 entries because every index is inserted once and pushes at most two.
     private func addThread(
-        _ start: Int, to threads: inout ThreadSet, previous: Unicode.Scalar?, next: Unicode.Scalar?,
+        _ start: Int, to threads: inout RuleRegex.ThreadSet, previous: Unicode.Scalar?, next: Unicode.Scalar?,
         stack: UnsafeMutablePointer<Int32>
     ) -> Bool {
         stack[0] = Int32(start)
