@@ -6,10 +6,12 @@ import Testing
 struct SplitMix64: RandomNumberGenerator {
     private var state: UInt64
 
+    /// A generator whose sequence is fixed by `seed`.
     init(seed: UInt64) {
         self.state = seed
     }
 
+    /// The next 64 random bits.
     mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var mixed = state
@@ -46,6 +48,7 @@ struct RuleRegexPatternGenerator {
         "a", "b", "c", "A", "B", "C", "0", "1", "_", " ", "-", ".", "\n", "é", "É", "σ", "Σ",
     ]
 
+    /// A generator whose patterns and texts are fixed by `seed`.
     init(seed: UInt64) {
         self.random = SplitMix64(seed: seed)
     }

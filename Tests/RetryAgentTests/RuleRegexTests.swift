@@ -4,16 +4,21 @@ import Testing
 
 /// A pattern, a text, and whether the pattern should be found in the text.
 struct RuleRegexVector: Sendable, CustomTestStringConvertible {
+    /// The pattern, in the rule dialect.
     let pattern: String
+    /// The text searched.
     let text: String
+    /// Whether the pattern occurs in the text.
     let matches: Bool
 
+    /// A vector; unlabelled so that tables stay one line per case.
     init(_ pattern: String, _ text: String, _ matches: Bool) {
         self.pattern = pattern
         self.text = text
         self.matches = matches
     }
 
+    /// The vector, with long texts abbreviated to their start and length.
     var testDescription: String {
         let shown =
             text.count > 40 ? "\(text.prefix(12).debugDescription)… (\(text.utf8.count) bytes)" : text.debugDescription
@@ -23,16 +28,21 @@ struct RuleRegexVector: Sendable, CustomTestStringConvertible {
 
 /// A pattern that must be rejected, where, and with what in its message.
 struct RuleRegexRejection: Sendable, CustomTestStringConvertible {
+    /// The pattern, which must not compile.
     let pattern: String
+    /// The expected 0-based character offset of the problem.
     let offset: Int?
+    /// Text the error message must contain.
     let fragment: String
 
+    /// A rejection; unlabelled so that tables stay one line per case.
     init(_ pattern: String, _ offset: Int?, _ fragment: String) {
         self.pattern = pattern
         self.offset = offset
         self.fragment = fragment
     }
 
+    /// The pattern (abbreviated) and the offset.
     var testDescription: String { "\(pattern.prefix(40).debugDescription) @\(offset.map(String.init) ?? "nil")" }
 }
 

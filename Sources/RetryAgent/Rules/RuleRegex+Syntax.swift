@@ -11,6 +11,7 @@ extension RuleRegex {
 
     /// The flags a pattern may set in a leading `(?ims)` group.
     struct Flags: OptionSet, Sendable, Hashable {
+        /// One bit per flag.
         let rawValue: UInt8
 
         /// `i`: letters match their upper- and lowercase forms.
