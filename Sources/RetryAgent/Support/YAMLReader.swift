@@ -87,19 +87,75 @@ public struct YAMLValue {
 
     private static func diagnostic(for error: YamlError, file: String) -> SourceDiagnostic {
         switch error {
-        case .scanner(let context, let problem, let mark, _),
-            .parser(let context, let problem, let mark, _),
-            .composer(let context, let problem, let mark, _):
+        case .scanner(let context, let problem, let mark, let yaml),
+            .parser(let context, let problem, let mark, let yaml),
+            .composer(let context, let problem, let mark, let yaml):
             let prefix = context.map { "\($0.text) " } ?? ""
+            var message = "YAML syntax: \(prefix)\(problem)"
+            if Self.character(in: yaml, line: mark.line, column: mark.column) == "\t" {
+                message += " (a tab; YAML indents with spaces only)"
+            }
+            return SourceDiagnostic(message, at: SourceLocation(file: file, line: mark.line, column: mark.column))
+        case .reader(let problem, let offset, _, let yaml):
+            let (line, column) = offset.map { Self.lineAndColumn(in: yaml, characterOffset: $0) } ?? (1, 1)
             return SourceDiagnostic(
-                "YAML syntax: \(prefix)\(problem)",
-                at: SourceLocation(file: file, line: mark.line, column: mark.column)
-            )
-        case .reader(let problem, _, _, _):
-            return SourceDiagnostic("YAML reader: \(problem)", at: SourceLocation(file: file, line: 1, column: 1))
+                "YAML reader: \(problem)", at: SourceLocation(file: file, line: line, column: column))
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            // Yams reports where the first occurrence is; point at the repeated one, which is the
+            // line the operator just added, when it can be found.
+            let key = duplicates.first ?? ""
+            let first = SourceLocation(file: file, line: context.mark.line, column: context.mark.column)
+            let repeated = Self.repeatedKey(key, after: context.mark, in: context.text)
+            let location = repeated.map { SourceLocation(file: file, line: $0.line, column: $0.column) } ?? first
+            let keys = duplicates.map { "'\($0)'" }.joined(separator: ", ")
+            return SourceDiagnostic("duplicate key \(keys) in a mapping (first at line \(first.line))", at: location)
         default:
             return SourceDiagnostic("YAML: \(error)", at: SourceLocation(file: file, line: 1, column: 1))
         }
+    }
+
+    /// The character at a 1-based line and column (columns count Unicode scalars, as libyaml does).
+    private static func character(in text: String, line: Int, column: Int) -> Unicode.Scalar? {
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        guard line >= 1, line <= lines.count else { return nil }
+        let scalars = Array(lines[line - 1].unicodeScalars)
+        guard column >= 1, column <= scalars.count else { return nil }
+        return scalars[column - 1]
+    }
+
+    /// The 1-based line and column of a character offset.
+    private static func lineAndColumn(in text: String, characterOffset: Int) -> (Int, Int) {
+        var line = 1
+        var column = 1
+        for character in text.prefix(characterOffset) {
+            if character == "\n" || character == "\r\n" {
+                line += 1
+                column = 1
+            } else {
+                column += character.unicodeScalars.count
+            }
+        }
+        return (line, column)
+    }
+
+    /// The next line of the same block mapping as `mark` that holds `key` at the same column.
+    private static func repeatedKey(_ key: String, after mark: Mark, in text: String) -> (line: Int, column: Int)? {
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        guard mark.line >= 1, mark.line <= lines.count, !key.isEmpty else { return nil }
+        for index in mark.line..<lines.count {
+            let line = lines[index]
+            let content = line.drop { $0 == " " }
+            if content.isEmpty || content.hasPrefix("#") { continue }
+            let indent = line.count - content.count
+            if indent < mark.column - 1 { return nil }
+            guard indent == mark.column - 1 else { continue }
+            for spelling in [key, "\"\(key)\"", "'\(key)'"] where content.hasPrefix(spelling) {
+                if content.dropFirst(spelling.count).drop(while: { $0 == " " }).hasPrefix(":") {
+                    return (index + 1, mark.column)
+                }
+            }
+        }
+        return nil
     }
 
     /// Where the node starts.
@@ -113,8 +169,8 @@ public struct YAMLValue {
         case .mapping: "a mapping"
         case .sequence: "a list"
         case .alias: "an alias"
-        case .scalar(let scalar):
-            if scalar.style == .plain, scalar.string == "null" || scalar.string == "~" || scalar.string.isEmpty {
+        case .scalar:
+            if isNull {
                 "null"
             } else {
                 "a scalar"
@@ -122,13 +178,15 @@ public struct YAMLValue {
         }
     }
 
-    /// Whether the node is YAML null (`null`, `~` or empty, unquoted).
+    /// Whether the node is YAML null (`null`, `Null`, `NULL`, `~` or empty, unquoted).
     public var isNull: Bool {
         if case .scalar(let scalar) = node, scalar.style == .plain {
-            return scalar.string == "null" || scalar.string == "~" || scalar.string.isEmpty
+            return Self.nullWords.contains(scalar.string)
         }
         return false
     }
+
+    private static let nullWords: Set<String> = ["null", "Null", "NULL", "~", ""]
 
     /// The mapping's entries, keys as strings, in file order; reports anything else.
     public func mapping(_ log: DiagnosticLog, what: String) -> YAMLMapping? {

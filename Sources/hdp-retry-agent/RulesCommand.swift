@@ -1,0 +1,170 @@
+import ArgumentParser
+import Foundation
+import RetryAgent
+
+/// `hdp-retry-agent rules check|test|explain`: the operator's tools for editing rules safely.
+struct RulesCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rules",
+        abstract: "Validate, test and explain retry rules.",
+        subcommands: [Check.self, Test.self, Explain.self]
+    )
+
+    /// The rules path used when none is given.
+    static let defaultPath = "./rules"
+
+    /// `rules check [PATH…]`: every problem as `FILE:LINE:COLUMN: message`, then a summary line.
+    struct Check: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Validate rules files; exit 0 when valid (warnings allowed), 1 when not.")
+
+        @Argument(help: "Rules files or folders (default: ./rules).")
+        var paths: [String] = []
+
+        func run() throws {
+            var failed = false
+            for path in paths.isEmpty ? [RulesCommand.defaultPath] : paths {
+                do throws(RulesLoadError) {
+                    let loaded = try RuleSetLoader.load(path: path)
+                    loaded.warnings.forEach { print($0) }
+                    let count = loaded.ruleSet.rules.count
+                    print(
+                        "\(path): valid, \(plural(count, "rule")) in \(plural(loaded.files.count, "file")), "
+                            + plural(loaded.warnings.count, "warning"))
+                } catch {
+                    error.diagnostics.forEach { print($0) }
+                    let errors = error.diagnostics.filter { $0.severity == .error }.count
+                    print(
+                        "\(path): invalid, \(plural(errors, "error")), "
+                            + plural(error.diagnostics.count - errors, "warning"))
+                    failed = true
+                }
+            }
+            if failed { throw ExitCode(1) }
+        }
+    }
+
+    /// `rules test [PATH…]`: runs `PATH/tests/*.yaml` against the rules at PATH.
+    struct Test: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run rule test cases; exit 1 on any mismatch or when there are no cases.")
+
+        @Argument(help: "Rules files or folders (default: ./rules); cases come from PATH/tests/.")
+        var paths: [String] = []
+
+        func run() throws {
+            var failed = false
+            for path in paths.isEmpty ? [RulesCommand.defaultPath] : paths {
+                failed = !runTests(at: path) || failed
+            }
+            if failed { throw ExitCode(1) }
+        }
+
+        private func runTests(at path: String) -> Bool {
+            let ruleSet: RuleSet
+            let cases: [RuleTestCase]
+            let folder = RuleTestRunner.testsFolder(forRulesPath: path)
+            do throws(RulesLoadError) {
+                ruleSet = try RuleSetLoader.load(path: path).ruleSet
+                cases = try RuleTestRunner.loadCases(folder: folder)
+            } catch {
+                error.diagnostics.forEach { print($0) }
+                print("\(path): cannot run tests, the rules or the cases are invalid")
+                return false
+            }
+            guard !cases.isEmpty else {
+                print("\(path): no test cases in \(folder)/*.yaml")
+                return false
+            }
+            let results = RuleTestRunner.run(cases, against: ruleSet)
+            for result in results {
+                if result.passed {
+                    print("PASS \(result.testCase.name)")
+                } else {
+                    print("FAIL \(result.testCase.name) (\(result.testCase.location))")
+                    print("     expected: \(result.expectedText)")
+                    print("     actual:   \(result.actualText)")
+                }
+            }
+            let failures = results.filter { !$0.passed }.count
+            print("\(path): \(results.count - failures) passed, \(failures) failed")
+            return failures == 0
+        }
+    }
+
+    /// `rules explain --event FILE [--rules PATH]`: which rule decides and why the earlier ones did not.
+    struct Explain: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show which rule decides a webhook body and why each earlier rule did not match.")
+
+        @Option(help: "A webhook JSON body (HDP callback or Standard Webhooks envelope); '-' reads stdin.")
+        var event: String
+
+        @Option(help: "Rules file or folder (default: ./rules, else the built-in HDP rules).")
+        var rules: String?
+
+        func run() throws {
+            let source: RulesSource = rules.map(RulesSource.configured) ?? .defaultPath(RulesCommand.defaultPath)
+            let loaded: LoadedRules
+            do throws(RulesLoadError) {
+                loaded = try source.load()
+            } catch {
+                error.diagnostics.forEach { print($0) }
+                throw ExitCode(1)
+            }
+            if loaded.files.isEmpty { print("rules: \(source.path) does not exist; using the built-in HDP rules") }
+            let body: Data?
+            if event == "-" {
+                body = FileHandle.standardInput.readDataToEndOfFile()
+            } else {
+                body = FileManager.default.contents(atPath: event)
+            }
+            guard let body else {
+                print("\(event): cannot read the file")
+                throw ExitCode(1)
+            }
+            switch Self.ruleEvent(fromWebhookBody: body) {
+            case .success(let ruleEvent):
+                print(loaded.ruleSet.explain(ruleEvent).text)
+            case .failure(let problem):
+                print("\(event): \(problem.message)")
+                throw ExitCode(1)
+            }
+        }
+
+        /// Why a body could not be read as an event.
+        struct BodyProblem: Error {
+            var message: String
+        }
+
+        /// A minimal reading of a webhook body: `task_id` (or `uuid`, `taskId`, `task_uuid`),
+        /// `status` and `error`, at the top level or under `data`. The whole body is the payload.
+        ///
+        /// The daemon's notice parser is the reference; once it is in the library, this function
+        /// should call it so that `explain` reads bodies exactly as the listener does.
+        static func ruleEvent(fromWebhookBody body: Data) -> Result<RuleEvent, BodyProblem> {
+            guard let payload = try? JSONValue.parse(body) else {
+                return .failure(BodyProblem(message: "not a JSON document"))
+            }
+            let scopes = [payload, payload["data"]].compactMap { $0 }
+            func first(_ names: [String]) -> String? {
+                for scope in scopes {
+                    for name in names {
+                        if let text = scope[name]?.scalarText { return text }
+                    }
+                }
+                return nil
+            }
+            guard let status = first(["status"]) else {
+                return .failure(BodyProblem(message: "no 'status' at the top level or under 'data'"))
+            }
+            let taskID = first(["task_id", "uuid", "taskId", "task_uuid"]) ?? ""
+            return .success(RuleEvent(taskID: taskID, status: status, error: first(["error"]), payload: payload))
+        }
+    }
+}
+
+/// `1 rule`, `2 rules`.
+private func plural(_ count: Int, _ word: String) -> String {
+    "\(count) \(word)\(count == 1 ? "" : "s")"
+}
