@@ -1,0 +1,153 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+
+/// The webhook front door: body limit, media type, signature, parsing, then the engine.
+///
+/// Order matters: the media type and the size are checked from headers and while reading,
+/// before any secret is used; the signature is checked over the raw bytes before parsing.
+public struct WebhookHandler: Sendable {
+    public let verifier: WebhookVerifier
+    public let parser: NoticeParser
+    public let engine: RetryEngine
+    public let maxBodyBytes: Int
+    public let clock: any AgentClock
+    public let metrics: AgentMetrics?
+    public let logger: Logger
+
+    public init(
+        verifier: WebhookVerifier, parser: NoticeParser, engine: RetryEngine, maxBodyBytes: Int, clock: any AgentClock,
+        metrics: AgentMetrics?, logger: Logger
+    ) {
+        self.verifier = verifier
+        self.parser = parser
+        self.engine = engine
+        self.maxBodyBytes = maxBodyBytes
+        self.clock = clock
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    /// Adds `POST path` (and `POST path/{token}` for url-token senders) to `router`.
+    public func register<Context: RequestContext>(on router: Router<Context>, path: String) {
+        router.post(RouterPath(path)) { request, _ in
+            await self.handle(request, pathToken: nil)
+        }
+        router.post(RouterPath(path + "/{token}")) { request, context in
+            await self.handle(request, pathToken: context.parameters.get("token") ?? "")
+        }
+    }
+
+    func handle(_ request: Request, pathToken: String?) async -> Response {
+        var logger = self.logger
+        let correlationID = Self.correlationID()
+        logger[metadataKey: "correlation_id"] = "\(correlationID)"
+        if !Self.isJSON(request.headers[.contentType]) {
+            metrics?.webhook("unsupported_media_type")
+            return Self.json(.unsupportedMediaType, ["error": "Content-Type must be application/json"])
+        }
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > maxBodyBytes {
+            metrics?.webhook("too_large")
+            return Self.json(.contentTooLarge, ["error": "body exceeds \(maxBodyBytes) bytes"])
+        }
+        var request = request
+        let body: [UInt8]
+        do {
+            var buffer = try await request.collectBody(upTo: maxBodyBytes)
+            body = buffer.readBytes(length: buffer.readableBytes) ?? []
+        } catch {
+            metrics?.webhook("too_large")
+            return Self.json(.contentTooLarge, ["error": "body exceeds \(maxBodyBytes) bytes"])
+        }
+        let headers = request.headers
+        let verdict = verifier.verify(
+            header: { name in HTTPField.Name(name).flatMap { headers[$0] } }, pathToken: pathToken, body: body,
+            now: clock.now
+        )
+        guard case .verified(let senderID) = verdict else {
+            if case .rejected(let failure) = verdict {
+                logger.warning("webhook rejected: not authenticated", metadata: ["reason": "\(failure.reason)"])
+            }
+            metrics?.webhook("unauthorized")
+            return Self.json(.unauthorized, ["error": "invalid or missing signature"])
+        }
+        let parsed: ParsedNotice
+        do {
+            parsed = try parser.parse(body)
+        } catch {
+            metrics?.webhook("malformed")
+            logger.info("webhook rejected: malformed payload", metadata: ["reason": "\(error.reason)"])
+            return Self.json(.badRequest, ["error": error.description])
+        }
+        let deliveryID = senderID ?? "sha256:" + Crypto.hexEncoded(Crypto.sha256(body))
+        logger[metadataKey: "delivery_id"] = "\(deliveryID)"
+        logger[metadataKey: "task_id"] = "\(parsed.notice.taskID)"
+        let input = DeliveryInput(notice: parsed.notice, deliveryID: deliveryID, correlationID: correlationID)
+        do {
+            switch try await engine.accept(input) {
+            case .duplicate(let seen):
+                metrics?.webhook("duplicate")
+                logger.debug("duplicate delivery")
+                var writer = JSONWriter()
+                writer.beginObject()
+                writer.field("duplicate", true)
+                writer.field("task_id", seen.task?.rawValue)
+                writer.field("decision", seen.decision.rawValue)
+                writer.field("delivery_id", seen.id)
+                writer.endObject()
+                return Self.response(.ok, writer.bytes)
+            case .accepted(let record, let task, let attempt):
+                metrics?.webhook("accepted")
+                logger.info(
+                    "delivery accepted",
+                    metadata: ["decision": "\(record.decision.rawValue)", "rule": "\(record.rule ?? "-")", "reason": "\(record.reason)"]
+                )
+                var writer = JSONWriter()
+                writer.beginObject()
+                writer.field("decision", record.decision.rawValue)
+                writer.field("task_id", task.rawValue)
+                writer.field("rule", record.rule)
+                writer.field("reason", record.reason)
+                if record.decision == .retryScheduled {
+                    writer.field("attempt", attempt)
+                    writer.field("not_before", record.schedule?.due)
+                }
+                writer.field("correlation_id", correlationID)
+                writer.endObject()
+                return Self.response(.accepted, writer.bytes)
+            }
+        } catch {
+            metrics?.webhook("unavailable")
+            logger.warning("delivery not acknowledged", metadata: ["reason": "\(error.reason.rawValue)"])
+            var response = Self.json(.serviceUnavailable, ["error": "\(error.description); redeliver later"])
+            response.headers[.retryAfter] = error.reason == .stopping ? "30" : "5"
+            return response
+        }
+    }
+
+    static func isJSON(_ contentType: String?) -> Bool {
+        guard let contentType else { return false }
+        let mediaType = contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+        return mediaType == "application/json" || (mediaType.hasPrefix("application/") && mediaType.hasSuffix("+json"))
+    }
+
+    static func correlationID() -> String {
+        (try? Crypto.randomBytes(count: 8)).map { Crypto.hexEncoded($0) } ?? UUID().uuidString
+    }
+
+    static func json(_ status: HTTPResponse.Status, _ fields: [String: String]) -> Response {
+        var writer = JSONWriter()
+        writer.beginObject()
+        for key in fields.keys.sorted() { writer.field(key, fields[key]) }
+        writer.endObject()
+        return response(status, writer.bytes)
+    }
+
+    static func response(_ status: HTTPResponse.Status, _ bytes: [UInt8]) -> Response {
+        Response(
+            status: status, headers: [.contentType: "application/json"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes + [0x0A]))
+        )
+    }
+}
