@@ -4,9 +4,13 @@
 /// whatever envelope the sender used; any other name is a dotted path into the raw payload
 /// (`data.chain_id`, `items.0.id`), so that operators can match on fields the agent knows nothing about.
 public enum RuleField: Sendable, Hashable, CustomStringConvertible {
+    /// The notice's normalised status word.
     case status
+    /// The notice's error text; absent when the sender gave none.
     case error
+    /// The notice's task id, as the agent canonicalised it.
     case taskID
+    /// A dotted path into the raw JSON body.
     case payload(String)
 
     /// Reads `name` as written in a rules file.
@@ -66,9 +70,13 @@ public indirect enum FieldTest: Sendable {
 public indirect enum RuleCondition: Sendable {
     /// `match: {}` or no `match`.
     case always
+    /// A test of one field (`error: {contains: timeout}`).
     case field(RuleField, FieldTest)
+    /// Every condition holds (`all:`, or several entries in one mapping).
     case all([RuleCondition])
+    /// At least one condition holds (`any:`).
     case any([RuleCondition])
+    /// The condition does not hold (`not:`).
     case not(RuleCondition)
 
     /// Whether the condition holds for `event`. This is the hot path: no text is built.

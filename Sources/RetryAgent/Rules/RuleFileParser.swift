@@ -8,7 +8,9 @@ struct ParsedRuleFile {
         var nameLocation: SourceLocation
     }
 
+    /// The file's name as given, for diagnostics.
     var file: String
+    /// The file's valid rules, in order.
     var entries: [Entry] = []
     /// The file's `defaults`, merged over the built-in ones; the `default:` decision uses them.
     var maxAttempts = RuleFileParser.builtInMaxAttempts
@@ -38,11 +40,14 @@ struct RuleFileParser {
         "TaskDecommitmentStarted", "TaskDecommitmentCompleted", "TaskDecommitmentFailed",
     ]
 
+    /// Where every problem goes.
     let log: DiagnosticLog
+    /// The file's name, for locations.
     let file: String
     /// The file's lines, to place regex errors on the exact column inside quoted patterns.
     let lines: [Substring]
 
+    /// A parser for the file `file` whose text is `text`.
     init(text: String, file: String, log: DiagnosticLog) {
         self.log = log
         self.file = file
@@ -66,6 +71,7 @@ struct RuleFileParser {
         return parser.parseFile(root)
     }
 
+    /// Line 1, column 1 of the file, for problems of the whole file.
     var start: SourceLocation { SourceLocation(file: file, line: 1, column: 1) }
 
     private func parseFile(_ root: YAMLValue) -> ParsedRuleFile? {
@@ -207,6 +213,7 @@ struct RuleFileParser {
         return nil
     }
 
+    /// Reads `retry`, `give_up` or `ignore`, suggesting the closest word for a typo.
     func parseAction(_ value: YAMLValue) -> RuleAction? {
         guard let text = value.string(log, what: "action") else { return nil }
         if let action = RuleAction(rawValue: text) { return action }

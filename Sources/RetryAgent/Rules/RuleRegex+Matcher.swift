@@ -46,8 +46,8 @@ extension RuleRegex.Program {
             var lower = value
             var upper = value
             if foldsCase {
-                lower = RuleRegexCaseFolding.lowercase(consumed).value
-                upper = RuleRegexCaseFolding.uppercase(consumed).value
+                lower = RuleRegex.CaseFolding.lowercase(consumed).value
+                upper = RuleRegex.CaseFolding.uppercase(consumed).value
             }
             next.removeAll()
             for index in 0..<current.count {

@@ -119,8 +119,8 @@ extension RuleRegex {
             case .empty:
                 break
             case .literal(let scalar):
-                let lower = RuleRegexCaseFolding.lowercase(scalar)
-                let upper = RuleRegexCaseFolding.uppercase(scalar)
+                let lower = CaseFolding.lowercase(scalar)
+                let upper = CaseFolding.uppercase(scalar)
                 if flags.contains(.caseInsensitive) && (lower != scalar || upper != scalar) {
                     let values = [scalar.value, lower.value, upper.value].map { $0...$0 }
                     try emit(.set(index(of: ScalarSet(ranges: values, foldsCase: true))))

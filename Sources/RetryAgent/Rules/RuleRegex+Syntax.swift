@@ -135,34 +135,36 @@ extension RuleRegex {
     }
 }
 
-/// Simple (one-scalar-to-one-scalar) case mappings, used by `(?i)`.
-///
-/// ASCII is mapped without consulting Unicode tables because error texts are nearly all ASCII;
-/// other scalars use the Unicode lower- and uppercase mappings when they are a single scalar.
-enum RuleRegexCaseFolding {
-    /// The simple lowercase form of `scalar` (itself when it has none).
-    static func lowercase(_ scalar: Unicode.Scalar) -> Unicode.Scalar {
-        let value = scalar.value
-        if value < 0x80 {
-            return (0x41...0x5A).contains(value) ? Unicode.Scalar(UInt8(value + 0x20)) : scalar
+extension RuleRegex {
+    /// Simple (one-scalar-to-one-scalar) case mappings, used by `(?i)`.
+    ///
+    /// ASCII is mapped without consulting Unicode tables because error texts are nearly all ASCII;
+    /// other scalars use the Unicode lower- and uppercase mappings when they are a single scalar.
+    enum CaseFolding {
+        /// The simple lowercase form of `scalar` (itself when it has none).
+        static func lowercase(_ scalar: Unicode.Scalar) -> Unicode.Scalar {
+            let value = scalar.value
+            if value < 0x80 {
+                return (0x41...0x5A).contains(value) ? Unicode.Scalar(UInt8(value + 0x20)) : scalar
+            }
+            guard scalar.properties.changesWhenLowercased else { return scalar }
+            return single(scalar.properties.lowercaseMapping) ?? scalar
         }
-        guard scalar.properties.changesWhenLowercased else { return scalar }
-        return single(scalar.properties.lowercaseMapping) ?? scalar
-    }
 
-    /// The simple uppercase form of `scalar` (itself when it has none).
-    static func uppercase(_ scalar: Unicode.Scalar) -> Unicode.Scalar {
-        let value = scalar.value
-        if value < 0x80 {
-            return (0x61...0x7A).contains(value) ? Unicode.Scalar(UInt8(value - 0x20)) : scalar
+        /// The simple uppercase form of `scalar` (itself when it has none).
+        static func uppercase(_ scalar: Unicode.Scalar) -> Unicode.Scalar {
+            let value = scalar.value
+            if value < 0x80 {
+                return (0x61...0x7A).contains(value) ? Unicode.Scalar(UInt8(value - 0x20)) : scalar
+            }
+            guard scalar.properties.changesWhenUppercased else { return scalar }
+            return single(scalar.properties.uppercaseMapping) ?? scalar
         }
-        guard scalar.properties.changesWhenUppercased else { return scalar }
-        return single(scalar.properties.uppercaseMapping) ?? scalar
-    }
 
-    private static func single(_ mapping: String) -> Unicode.Scalar? {
-        var scalars = mapping.unicodeScalars.makeIterator()
-        guard let first = scalars.next(), scalars.next() == nil else { return nil }
-        return first
+        private static func single(_ mapping: String) -> Unicode.Scalar? {
+            var scalars = mapping.unicodeScalars.makeIterator()
+            guard let first = scalars.next(), scalars.next() == nil else { return nil }
+            return first
+        }
     }
 }

@@ -6,6 +6,7 @@ public struct Rule: Sendable {
     public var description: String?
     /// When the rule decides.
     public var condition: RuleCondition
+    /// What to do when the rule decides.
     public var action: RuleAction
     /// The rule's own `max_attempts`, else its file's `defaults`.
     public var maxAttempts: Int
@@ -39,10 +40,13 @@ public struct DefaultRule: Sendable {
     /// The name reported when the default decides.
     public static let name = "default"
 
+    /// What to do when no rule matches.
     public var action: RuleAction
-    /// The `defaults` of the file that holds `default:`.
+    /// The `max_attempts` of the `defaults` of the file that holds `default:`.
     public var maxAttempts: Int
+    /// The backoff of the `defaults` of the file that holds `default:`.
     public var backoff: BackoffPolicy
+    /// Where the `default` key is written.
     public var location: SourceLocation
 
     /// Creates the default decision.
@@ -67,6 +71,7 @@ public struct DefaultRule: Sendable {
 public final class RuleSet: Sendable {
     /// In order; the first rule whose condition holds decides.
     public let rules: [Rule]
+    /// What decides when no rule matches.
     public let defaultRule: DefaultRule
     /// The files the set was read from, in load order.
     public let files: [String]
@@ -107,17 +112,21 @@ public final class RuleSet: Sendable {
 public struct RuleExplanation: Sendable {
     /// One rule's part in the decision.
     public struct Step: Sendable, Hashable {
+        /// The rule's name (`default` for the default).
         public var rule: String
+        /// Where the rule is written.
         public var location: SourceLocation
         /// For a skipped rule, the condition that failed; for the decider, why it matched.
         public var reason: String
     }
 
+    /// The event explained.
     public var event: RuleEvent
     /// Rules tried before the decider, in order, each with the condition that failed.
     public var skipped: [Step]
     /// The rule that decided (`default` when none matched).
     public var deciding: Step
+    /// The decision, the same as ``RuleSet/classify(_:)`` gives.
     public var decision: Classification
 
     /// Text for `rules explain`:

@@ -2,6 +2,7 @@ import Foundation
 
 /// A rule set as loaded, with what the operator should know about it.
 public struct LoadedRules: Sendable {
+    /// The validated rule set, ready for a ``RuleStore``.
     public var ruleSet: RuleSet
     /// Problems that do not stop the set from working (an unreachable rule, a status typo).
     public var warnings: [SourceDiagnostic]

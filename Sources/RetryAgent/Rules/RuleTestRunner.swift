@@ -3,7 +3,9 @@ import Yams
 
 /// One rule test case from a `tests/*.yaml` fixture: an event and the decision it must get.
 public struct RuleTestCase: Sendable {
+    /// The case's name, printed with its outcome.
     public var name: String
+    /// The event to classify; its payload is the `event` mapping itself.
     public var event: RuleEvent
     /// The rule that must decide (`default` for the default), when the case says.
     public var expectedRule: String?
@@ -15,7 +17,9 @@ public struct RuleTestCase: Sendable {
 
 /// The outcome of one test case.
 public struct RuleTestResult: Sendable {
+    /// The case that was run.
     public var testCase: RuleTestCase
+    /// What the rule set decided.
     public var actual: Classification
 
     /// Whether the actual decision is what the case expects.

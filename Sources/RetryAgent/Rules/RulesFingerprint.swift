@@ -7,6 +7,7 @@ import Foundation
 /// noticeable. A path that does not exist or cannot be listed has its own fingerprint, so its
 /// reappearance is a change.
 struct RulesFingerprint: Hashable, Sendable {
+    /// What is compared of one file.
     struct FileState: Hashable, Sendable {
         var path: String
         var size: UInt64
@@ -14,10 +15,12 @@ struct RulesFingerprint: Hashable, Sendable {
         var inode: UInt64
     }
 
+    /// The rule files' states, in load order.
     var files: [FileState]
     /// The load error's reason when the files cannot be listed (`not_found`, …).
     var listingProblem: String?
 
+    /// Takes the fingerprint of the rules at `path` now.
     init(path: String) {
         do throws(RulesLoadError) {
             let paths = try RuleSetLoader.ruleFiles(at: path)

@@ -15,6 +15,7 @@ public struct RulesReloadResult: Sendable, Hashable {
         case watch
     }
 
+    /// What asked for this reload.
     public var trigger: Trigger
     /// Whether the new rules are now in force. When `false` the last good rules stay.
     public var succeeded: Bool
