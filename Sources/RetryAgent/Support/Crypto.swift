@@ -152,6 +152,7 @@ public struct CryptoError: Error, Sendable, Hashable, CustomStringConvertible {
     /// A short, stable identifier of the failure (`random_generator_failed`, `invalid_length`).
     public var reason: String { base.rawValue }
 
+    /// The failure in words for logs.
     public var description: String {
         switch base {
         case .randomGeneratorFailed: "the system random generator (OpenSSL RAND_bytes) failed"

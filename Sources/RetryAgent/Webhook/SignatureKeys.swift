@@ -139,9 +139,12 @@ struct SignatureKeys: Sendable, CustomStringConvertible, CustomDebugStringConver
         abs(Double(timestamp) - now.timeIntervalSince1970) <= toleranceSeconds
     }
 
+    /// Names the scheme and counts the keys; never shows one.
     var description: String { "SignatureKeys(scheme: \(scheme.rawValue), keys: \(keys.count) (redacted))" }
 
+    /// The same redacted text as `description`.
     var debugDescription: String { description }
 
+    /// Reflection shows only the redacted description.
     var customMirror: Mirror { Mirror(self, children: ["description": description]) }
 }

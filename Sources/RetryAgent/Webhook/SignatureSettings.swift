@@ -54,6 +54,7 @@ public struct SignatureSettings: Sendable, Hashable, CustomStringConvertible, Cu
         self.secrets = secrets
     }
 
+    /// The settings with the secrets counted, not shown; safe to log.
     public var description: String {
         var parts = ["scheme: \(scheme.rawValue)"]
         if scheme == .hmacSHA256 {
@@ -67,6 +68,7 @@ public struct SignatureSettings: Sendable, Hashable, CustomStringConvertible, Cu
         return "SignatureSettings(\(parts.joined(separator: ", ")))"
     }
 
+    /// The same redacted text as `description`.
     public var debugDescription: String { description }
 
     /// Reflection (`dump`, `print` of an enclosing value) shows no secret either.

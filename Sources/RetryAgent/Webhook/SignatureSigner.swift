@@ -66,6 +66,7 @@ public struct WebhookSigner: Sendable, CustomStringConvertible {
         }
     }
 
+    /// Names the scheme only; the keys never appear.
     public var description: String { "WebhookSigner(scheme: \(keys.scheme.rawValue))" }
 }
 

@@ -46,6 +46,7 @@ public struct SignatureFailure: Error, Sendable, Hashable, CustomStringConvertib
     /// `timestamp_outside_tolerance`, `no_matching_signature` or `bad_token`.
     public var reason: String { base.rawValue }
 
+    /// A sentence for logs; the HTTP answer stays generic.
     public var description: String {
         switch base {
         case .missingHeaders: "a required signature header is missing"
@@ -127,5 +128,6 @@ public struct SignatureConfigurationError: Error, Sendable, Hashable, CustomStri
     /// A short, stable identifier of the problem, e.g. `secret_not_base64`.
     public var reason: String { base.rawValue }
 
+    /// The problem in words for the operator, naming the secret by position only.
     public var description: String { detail }
 }

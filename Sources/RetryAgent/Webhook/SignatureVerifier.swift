@@ -9,9 +9,11 @@ import Foundation
 ///
 /// Every configured secret verifies, so secrets can be rotated without losing deliveries.
 public struct WebhookVerifier: Sendable, CustomStringConvertible {
-    /// The Standard Webhooks header names, then Svix's names for the same values.
+    /// `webhook-id`, then Svix's `svix-id`: the Standard Webhooks names win when both are sent.
     static let idHeaders = ["webhook-id", "svix-id"]
+    /// `webhook-timestamp`, then Svix's `svix-timestamp`.
     static let timestampHeaders = ["webhook-timestamp", "svix-timestamp"]
+    /// `webhook-signature`, then Svix's `svix-signature`.
     static let signatureHeaders = ["webhook-signature", "svix-signature"]
     /// The longest delivery id accepted: it becomes a dedup key in the journal.
     static let maximumDeliveryIDLength = 256
@@ -66,8 +68,10 @@ public struct WebhookVerifier: Sendable, CustomStringConvertible {
         }
         guard keys.isWithinTolerance(timestamp, now: now) else { return .rejected(.timestampOutsideTolerance) }
 
+        // The reference libraries sign the parsed number, so `0161…` is signed as `161…`.
+        let canonicalTimestamp = String(timestamp)
         let expected = keys.keys.map { key in
-            StandardWebhooksSignature.mac(key: key, id: id, timestamp: timestampText, body: body)
+            StandardWebhooksSignature.mac(key: key, id: id, timestamp: canonicalTimestamp, body: body)
         }
         for candidate in Self.versionOneSignatures(in: signatureList) {
             for mac in expected where Crypto.constantTimeEquals(mac, candidate) {
@@ -135,6 +139,7 @@ public struct WebhookVerifier: Sendable, CustomStringConvertible {
             && id.utf8.allSatisfy { (UInt8(ascii: "!")...UInt8(ascii: "~")).contains($0) }
     }
 
+    /// Names the scheme only; the keys never appear.
     public var description: String { "WebhookVerifier(scheme: \(keys.scheme.rawValue))" }
 }
 

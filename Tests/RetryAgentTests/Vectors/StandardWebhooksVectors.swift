@@ -319,6 +319,19 @@ extension StandardWebhooksVector {
             expected: "timestamp_outside_tolerance"
         ),
         StandardWebhooksVector(
+            name: "timestamp with a leading zero",
+            secrets: ["whsec_AsXK/iqTsLO+v20GcXX9ArqMxmanHppajJEE7kPvrIA="],
+            headers: [
+                "webhook-id": "msg_2f8K1uYV0n9pQx",
+                "webhook-timestamp": "01742205600",
+                "webhook-signature": "v1,YEmkUe1oNbzFk/bbRFpCTdjnjjhcBWbLR3sJVuR9dEk=",
+            ],
+            body:
+                "{\"task_id\":\"01JPJ03YJT1A93D6NF56G4GVEQ\",\"status\":\"AtlanticProvingFailed\",\"error\":\"prover timeout\"}",
+            now: 1742205600,
+            expected: "verified"
+        ),
+        StandardWebhooksVector(
             name: "timestamp not a number",
             secrets: ["whsec_AsXK/iqTsLO+v20GcXX9ArqMxmanHppajJEE7kPvrIA="],
             headers: [

@@ -124,6 +124,7 @@ CASES = [
     ("expired timestamp", [NEW], standard(ID, NOW - 301, sign(NEW, ID, NOW - 301, BODY)), BODY, NOW),
     ("timestamp from the future", [NEW], standard(ID, NOW + 301, sign(NEW, ID, NOW + 301, BODY)), BODY, NOW),
     ("expired a day ago", [NEW], standard(ID, NOW - 86400, sign(NEW, ID, NOW - 86400, BODY)), BODY, NOW),
+    ("timestamp with a leading zero", [NEW], standard(ID, f"0{NOW}", good), BODY, NOW),
     ("timestamp not a number", [NEW], standard(ID, "yesterday", good), BODY, NOW),
     ("missing webhook-id", [NEW], {"webhook-timestamp": str(NOW), "webhook-signature": good}, BODY, NOW),
     ("missing webhook-timestamp", [NEW], {"webhook-id": ID, "webhook-signature": good}, BODY, NOW),
