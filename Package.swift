@@ -73,7 +73,8 @@ let package = Package(
                 "RetryAgent",
                 "HDPSimulator",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
-            ]
+            ],
+            exclude: ["Vectors/generate_standard_webhooks.py"]
         ),
         .testTarget(
             name: "HDPSimulatorTests",
