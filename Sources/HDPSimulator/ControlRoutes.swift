@@ -4,11 +4,13 @@ import Hummingbird
 /// The `/_sim/` control API: set up tasks and faults, read call counts, move time, reset.
 /// Bodies are JSON; errors are 400 `{"error": "..."}`.
 struct ControlRoutes: Sendable {
+    /// The state the control calls read and change.
     let state: SimulatorState
 
     /// Control bodies are small; a megabyte is plenty for thousands of tasks.
     private static let maxBodyBytes = 1 << 20
 
+    /// Registers the control routes under `/_sim/`.
     func add(to router: Router<BasicRequestContext>) {
         let group = router.group("_sim")
         group.get("health") { _, _ in SimulatorWire.json(["status": "ok"], status: .ok) }

@@ -19,6 +19,7 @@ public struct SimulatorError: Error, Sendable, Hashable, CustomStringConvertible
     /// A stable identifier of the kind of problem.
     public var reason: String { base.rawValue }
 
+    /// `reason: message`, for logs and the command line.
     public var description: String { "\(base.rawValue): \(message)" }
 
     /// A task spec names no id or an unknown status, or has a negative count.

@@ -30,6 +30,7 @@ public enum RetryResult: Sendable, Hashable {
     case accepted(kind: RetryKind, duplicate: Bool)
 }
 
+/// The three HDP endpoints, as operations on the model.
 extension SimulatorModel {
     /// Counts a call to `endpoint` for `taskID` and decides whether a fault answers it. Faults are
     /// checked in a fixed order (outage, rate limit, random error) and the generator is consulted

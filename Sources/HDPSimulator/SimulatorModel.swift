@@ -13,9 +13,13 @@ public struct SimulatorModel: Sendable {
     public internal(set) var faults: SimulatorFaults
     /// How far `POST /_sim/advance` has moved simulator time ahead of the real clock.
     public internal(set) var clockOffset: TimeInterval = 0
+    /// End of a timed outage (`outage_ms`), in simulator time.
     var outageUntil: Date?
+    /// The source of random fault decisions, seeded so runs repeat.
     var generator: SeededGenerator
+    /// The id of the next state transition (global, like a database sequence).
     var nextTransitionID = 1
+    /// The `X-API-KEY` value retries must present.
     let apiKey: String
 
     /// Creates the start-up state: `tasks` created at `now`, `faults` in force.
@@ -69,6 +73,7 @@ public struct SimulatorModel: Sendable {
         return clockOffset
     }
 
+    /// A new transition row with the next id.
     mutating func makeTransition(
         task: String, from: String?, to: String, at date: Date, kind: RetryKind?
     ) -> StateTransition {
@@ -109,6 +114,7 @@ public struct SimulatorModel: Sendable {
         }
     }
 
+    /// Updates the counts of a read-only endpoint (the retry counts have their own shape).
     mutating func count(_ endpoint: SimulatorEndpoint, _ update: (inout EndpointCallCounts) -> Void) {
         switch endpoint {
         case .retry: break

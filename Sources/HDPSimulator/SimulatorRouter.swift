@@ -22,8 +22,10 @@ public func buildSimulatorRouter(state: SimulatorState) -> Router<BasicRequestCo
 
 /// The HDP endpoints, answering exactly as HDP documents them.
 struct HDPRoutes: Sendable {
+    /// The state the endpoints read and change.
     let state: SimulatorState
 
+    /// Counts the call, applies faults and latency, then answers as HDP would.
     func serve(_ endpoint: SimulatorEndpoint, request: Request, context: BasicRequestContext) async throws -> Response {
         let taskID = try context.parameters.require("id")
         let admission = state.withModel { model, now in model.admit(endpoint, taskID: taskID, now: now) }

@@ -3,6 +3,7 @@ import Hummingbird
 
 /// The JSON bodies the simulator writes, spelled exactly as HDP's documentation shows them.
 enum SimulatorWire {
+    /// HDP's 401 text, word for word.
     static let unauthorizedMessage = "Missing Herodotus Cloud X-API-KEY header"
 
     /// `GET /tasks/{id}/status` 200 body; `errorMessage` is written as `null` when absent.
@@ -12,6 +13,7 @@ enum SimulatorWire {
         var errorMessage: String?
         var updatedAt: Date
 
+        /// Writes the fields under HDP's names, absent values as `null`.
         func encode(to encoder: any Encoder) throws {
             var container = encoder.container(keyedBy: CodingKeys.self)
             try container.encode(taskId, forKey: .taskId)
@@ -28,6 +30,7 @@ enum SimulatorWire {
         var taskId: String
         var transitions: [StateTransition]
 
+        /// Writes the fields under HDP's names, absent values as `null`.
         func encode(to encoder: any Encoder) throws {
             var container = encoder.container(keyedBy: CodingKeys.self)
             try container.encode(taskId, forKey: .taskId)
@@ -45,8 +48,10 @@ enum SimulatorWire {
     struct Row: Encodable {
         var transition: StateTransition
 
+        /// Wraps `transition` for encoding.
         init(_ transition: StateTransition) { self.transition = transition }
 
+        /// Writes the fields under HDP's names, absent values as `null`.
         func encode(to encoder: any Encoder) throws {
             var container = encoder.container(keyedBy: CodingKeys.self)
             try container.encode(transition.id, forKey: .id)
@@ -71,6 +76,7 @@ enum SimulatorWire {
     struct TaskSummary: Encodable {
         var task: SimulatedTask
 
+        /// Writes the fields under HDP's names, absent values as `null`.
         func encode(to encoder: any Encoder) throws {
             var container = encoder.container(keyedBy: CodingKeys.self)
             try container.encode(task.id, forKey: .taskID)

@@ -7,6 +7,7 @@ import Logging
 /// (`main.swift` holds top-level code, so the command is parsed and run explicitly at the
 /// bottom instead of with `@main`.)
 struct HDPSim: AsyncParsableCommand {
+    /// Name, abstract and a pointer to the control API for `--help`.
     static let configuration = CommandConfiguration(
         commandName: "hdp-sim",
         abstract: "Simulate the HDP task API (retry, status, state_transitions) with injectable faults.",
@@ -63,6 +64,7 @@ struct HDPSim: AsyncParsableCommand {
     @Option(help: "Log level (trace, debug, info, notice, warning, error, critical).")
     var logLevel: String = "info"
 
+    /// Builds the configuration from the flags and serves until SIGTERM or SIGINT.
     func run() async throws {
         var logger = Logger(label: "hdp-sim")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
@@ -107,6 +109,7 @@ struct HDPSim: AsyncParsableCommand {
     }
 }
 
+/// The explicit entry point (see the type's comment).
 extension HDPSim {
     /// Parses the command line and runs; exits with ArgumentParser's usual messages and codes.
     static func start() async {

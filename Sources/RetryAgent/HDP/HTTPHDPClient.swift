@@ -61,6 +61,7 @@ public struct HTTPHDPClient: HDPClient, CustomStringConvertible, CustomReflectab
         self.now = now
     }
 
+    /// The base URL and timeout, and whether a key is set — never the key.
     public var description: String {
         "HTTPHDPClient(baseURL: \(baseURL), timeout: \(timeout), apiKey: \(apiKey == nil ? "none" : "<redacted>"))"
     }
@@ -183,19 +184,26 @@ public struct HTTPHDPClient: HDPClient, CustomStringConvertible, CustomReflectab
 /// A secret that prints as `<redacted>` however it is described, dumped or reflected, so that
 /// neither a log line nor a debugger view of the client can show it.
 struct RedactedSecret: Sendable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    /// The secret itself; read only where it is sent.
     let value: String
+    /// Always `<redacted>`.
     var description: String { "<redacted>" }
+    /// Always `<redacted>`.
     var debugDescription: String { "<redacted>" }
+    /// No children, so `dump` and debuggers show nothing.
     var customMirror: Mirror { Mirror(self, children: [:]) }
 }
 
 /// One HTTP exchange with HDP: either an answer (status, headers, capped body) or the outcome
 /// that ended it early (timeout, network error).
 enum HDPExchange: Sendable {
+    /// HDP answered; `body` holds at most ``HTTPHDPClient/maxBodyBytes``.
     case response(status: Int, headers: HTTPHeaders, body: [UInt8])
+    /// No answer: the outcome says why.
     case failure(HDPCallOutcome)
 }
 
+/// Transport: the bounded exchange and the mapping of transport errors.
 extension HTTPHDPClient {
     /// Runs `request` within ``timeout``, measured from now over the whole exchange.
     ///
@@ -323,6 +331,7 @@ public struct HTTPHDPClientError: Error, Sendable, Hashable, CustomStringConvert
     /// A stable identifier of the problem.
     public var reason: String { base.rawValue }
 
+    /// What is wrong, in words for the operator.
     public var description: String {
         switch base {
         case .invalidBaseURL: "the HDP base URL must be http(s)://host[:port][/path] without query or fragment"
