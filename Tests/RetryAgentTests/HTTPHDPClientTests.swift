@@ -119,6 +119,16 @@ struct HTTPHDPClientTests {
         }
     }
 
+    @Test("a Foundation URL works as the base URL")
+    func foundationURL() async throws {
+        try await withSimulator { sim in
+            let url = try #require(URL(string: sim.baseURL + "/"))
+            let client = try HTTPHDPClient(
+                baseURL: url, apiKey: Self.key, timeout: .seconds(5), httpClient: .shared, logger: Logger(label: "t"))
+            #expect(await client.retry(Self.failed) == .accepted)
+        }
+    }
+
     @Test("a path prefix in the base URL is kept in front of /tasks")
     func pathPrefix() async throws {
         try await withSimulator { sim in

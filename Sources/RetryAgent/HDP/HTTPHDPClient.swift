@@ -61,6 +61,16 @@ public struct HTTPHDPClient: HDPClient, CustomStringConvertible, CustomReflectab
         self.now = now
     }
 
+    /// Creates a client for the HDP API at `baseURL` (see the `String` initialiser).
+    public init(
+        baseURL: URL, apiKey: String?, timeout: Duration, httpClient: HTTPClient, logger: Logger,
+        now: @escaping @Sendable () -> Date = { Date() }
+    ) throws(HTTPHDPClientError) {
+        try self.init(
+            baseURL: baseURL.absoluteString, apiKey: apiKey, timeout: timeout, httpClient: httpClient, logger: logger,
+            now: now)
+    }
+
     /// The base URL and timeout, and whether a key is set — never the key.
     public var description: String {
         "HTTPHDPClient(baseURL: \(baseURL), timeout: \(timeout), apiKey: \(apiKey == nil ? "none" : "<redacted>"))"
