@@ -1,0 +1,77 @@
+/// The three HDP endpoints the simulator serves, for call counting and fault injection.
+public enum SimulatorEndpoint: String, Sendable, Hashable, CaseIterable {
+    /// `POST /tasks/{id}/retry`.
+    case retry
+    /// `GET /tasks/{id}/status`.
+    case status
+    /// `GET /tasks/{id}/state_transitions`.
+    case stateTransitions = "state_transitions"
+}
+
+/// What the simulator was asked, as `GET /_sim/calls` reports it. The numbers that matter for the
+/// agent's correctness are `retry.accepted` (each one re-runs a paid prover) and
+/// `retry.duplicate` (accepted retries of a task that was not failed: money thrown away).
+public struct SimulatorCallCounts: Sendable, Hashable, Encodable {
+    /// Counts for `POST /tasks/{id}/retry`.
+    public var retry = RetryCallCounts()
+    /// Counts for `GET /tasks/{id}/status`.
+    public var status = EndpointCallCounts()
+    /// Counts for `GET /tasks/{id}/state_transitions`.
+    public var stateTransitions = EndpointCallCounts()
+
+    /// Empty counts.
+    public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case retry
+        case status
+        case stateTransitions = "state_transitions"
+    }
+}
+
+/// Counts for the retry endpoint, broken down by how each call was answered.
+public struct RetryCallCounts: Sendable, Hashable, Encodable {
+    /// Every call received, faulted ones included.
+    public var total = 0
+    /// 200 answers: a re-run was queued.
+    public var accepted = 0
+    /// Accepted retries of a task that was not in a `…Failed` state.
+    public var duplicate = 0
+    /// 401 answers.
+    public var unauthorized = 0
+    /// 404 answers.
+    public var notFound = 0
+    /// 400 answers.
+    public var rejected = 0
+    /// Calls answered by an injected fault (outage, rate limit, random error).
+    public var faulted = 0
+    /// Accepted retries per task id (as the caller spelled it): what each task cost.
+    public var byTask: [String: Int] = [:]
+    /// Every retry call per task id, whatever the answer.
+    public var callsByTask: [String: Int] = [:]
+
+    enum CodingKeys: String, CodingKey {
+        case total, accepted, duplicate, unauthorized, rejected, faulted
+        case notFound = "not_found"
+        case byTask = "by_task"
+        case callsByTask = "calls_by_task"
+    }
+}
+
+/// Counts for a read-only endpoint.
+public struct EndpointCallCounts: Sendable, Hashable, Encodable {
+    /// Every call received, faulted ones included.
+    public var total = 0
+    /// 404 answers.
+    public var notFound = 0
+    /// Calls answered by an injected fault.
+    public var faulted = 0
+    /// Every call per task id, whatever the answer.
+    public var byTask: [String: Int] = [:]
+
+    enum CodingKeys: String, CodingKey {
+        case total, faulted
+        case notFound = "not_found"
+        case byTask = "by_task"
+    }
+}

@@ -1,0 +1,34 @@
+import Foundation
+
+/// Everything the simulator starts with. `POST /_sim/reset` returns to exactly this state.
+public struct SimulatorConfiguration: Sendable {
+    /// The address to listen on (`127.0.0.1`; port 0 picks a free port).
+    public var host: String
+    /// The port to listen on; 0 lets the system choose (see ``RunningSimulator/port``).
+    public var port: Int
+    /// The `X-API-KEY` value the retry endpoint accepts.
+    public var apiKey: String
+    /// Seed of the generator behind random faults, so that runs are reproducible.
+    public var seed: UInt64
+    /// Tasks present at start (and after a reset).
+    public var tasks: [TaskSpec]
+    /// Faults in force at start (and after a reset).
+    public var faults: SimulatorFaults
+    /// The simulator's clock; tests inject a fixed or manual one. `POST /_sim/advance` moves
+    /// simulator time ahead of it.
+    public var clock: @Sendable () -> Date
+
+    /// Creates a configuration; the defaults are a well-behaved, empty HDP on a free port.
+    public init(
+        host: String = "127.0.0.1", port: Int = 0, apiKey: String = "hdp-sim-key", seed: UInt64 = 1,
+        tasks: [TaskSpec] = [], faults: SimulatorFaults = .none, clock: @escaping @Sendable () -> Date = { Date() }
+    ) {
+        self.host = host
+        self.port = port
+        self.apiKey = apiKey
+        self.seed = seed
+        self.tasks = tasks
+        self.faults = faults
+        self.clock = clock
+    }
+}

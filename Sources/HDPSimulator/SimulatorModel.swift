@@ -1,0 +1,125 @@
+import Foundation
+
+/// The simulator's whole state as a plain value: the task table, the call counts, the faults and
+/// the random generator. Every operation takes `now`, so behaviour is a pure function of the calls
+/// made and the times given — tests drive it without a network or a real clock, and
+/// ``SimulatorState`` only adds a lock and a clock around it.
+public struct SimulatorModel: Sendable {
+    /// Tasks keyed by their lower-cased id (ULIDs and UUIDs are case-insensitive).
+    public internal(set) var tasks: [String: SimulatedTask] = [:]
+    /// What the simulator was asked so far.
+    public internal(set) var calls = SimulatorCallCounts()
+    /// The faults in force.
+    public internal(set) var faults: SimulatorFaults
+    /// How far `POST /_sim/advance` has moved simulator time ahead of the real clock.
+    public internal(set) var clockOffset: TimeInterval = 0
+    /// End of a timed outage (`outage_ms`), in simulator time.
+    var outageUntil: Date?
+    /// The source of random fault decisions, seeded so runs repeat.
+    var generator: SeededGenerator
+    /// The id of the next state transition (global, like a database sequence).
+    var nextTransitionID = 1
+    /// The `X-API-KEY` value retries must present.
+    let apiKey: String
+
+    /// Creates the start-up state: `tasks` created at `now`, `faults` in force.
+    public init(apiKey: String, seed: UInt64, faults: SimulatorFaults, tasks: [TaskSpec], now: Date) throws {
+        self.apiKey = apiKey
+        self.generator = SeededGenerator(seed: seed)
+        self.faults = .none
+        try setFaults(faults, now: now)
+        for spec in tasks { try upsert(spec, now: now) }
+    }
+
+    /// The task with `id`, ignoring case.
+    public func task(_ id: String) -> SimulatedTask? { tasks[id.lowercased()] }
+
+    /// Creates or replaces a task; a replaced task starts a fresh history.
+    public mutating func upsert(_ spec: TaskSpec, now: Date) throws {
+        guard !spec.taskID.isEmpty, !spec.taskID.contains("/") else {
+            throw SimulatorError.invalidTask("task_id must be a non-empty path segment")
+        }
+        let status = spec.status ?? "AtlanticProvingFailed"
+        guard HDPWorkflow.isKnown(status) else {
+            throw SimulatorError.invalidTask("unknown status \(status) for task \(spec.taskID)")
+        }
+        if let failAgain = spec.failAgain, failAgain < 0 {
+            throw SimulatorError.invalidTask("fail_again must not be negative")
+        }
+        var task = SimulatedTask(
+            id: spec.taskID, status: status, error: spec.error, resultsMissing: spec.resultsMissing ?? false,
+            failAgain: spec.failAgain, updatedAt: now, transitions: [],
+            failedStatus: HDPWorkflow.isFailed(status) ? status : nil, pendingRun: nil)
+        let created = makeTransition(task: spec.taskID, from: nil, to: status, at: now, kind: nil)
+        task.transitions.append(created)
+        tasks[spec.taskID.lowercased()] = task
+    }
+
+    /// Replaces the fault set; an outage with a duration starts now.
+    public mutating func setFaults(_ newFaults: SimulatorFaults, now: Date) throws {
+        if let problem = newFaults.problem { throw SimulatorError.invalidFaults(problem) }
+        faults = newFaults
+        outageUntil = newFaults.outageMilliseconds.map { now.addingTimeInterval(Double($0) / 1000) }
+    }
+
+    /// Moves simulator time forward by `seconds` and returns the new offset. With `nil`, moves
+    /// just far enough (from `now`) for every queued re-run to settle.
+    public mutating func advance(by seconds: TimeInterval?, now: Date) -> TimeInterval {
+        if let seconds {
+            clockOffset += max(0, seconds)
+        } else if let latest = tasks.values.compactMap(\.pendingRun?.due).max(), latest > now {
+            clockOffset += latest.timeIntervalSince(now)
+        }
+        return clockOffset
+    }
+
+    /// A new transition row with the next id.
+    mutating func makeTransition(
+        task: String, from: String?, to: String, at date: Date, kind: RetryKind?
+    ) -> StateTransition {
+        defer { nextTransitionID += 1 }
+        return StateTransition(
+            id: nextTransitionID, taskID: task, fromStatus: from, toStatus: to, createdAt: date, retryKind: kind)
+    }
+
+    /// Records a status change of the task under `key`.
+    mutating func move(_ key: String, to status: String, at date: Date, kind: RetryKind? = nil) {
+        guard var task = tasks[key] else { return }
+        task.transitions.append(makeTransition(task: task.id, from: task.status, to: status, at: date, kind: kind))
+        task.status = status
+        task.updatedAt = date
+        if HDPWorkflow.isFailed(status) { task.failedStatus = status }
+        tasks[key] = task
+    }
+
+    /// Settles every queued re-run that is due at `now`, oldest first: it fails again with the
+    /// task's failed status while its `fail_again` count lasts, and completes otherwise.
+    public mutating func settle(now: Date) {
+        let due = tasks.compactMap { key, task in
+            task.pendingRun.flatMap { $0.due <= now ? (key: key, task: task, run: $0) : nil }
+        }
+        .sorted { ($0.run.due, $0.key) < ($1.run.due, $1.key) }
+        for (key, task, run) in due {
+            tasks[key]?.pendingRun = nil
+            let remaining = task.failAgain ?? faults.failAgain
+            if remaining > 0, let failed = task.failedStatus {
+                tasks[key]?.failAgain = remaining - 1
+                move(key, to: HDPWorkflow.stageStarted(for: failed), at: run.due)
+                move(key, to: failed, at: run.due)
+            } else {
+                tasks[key]?.failAgain = 0
+                move(key, to: "TaskDecommitmentStarted", at: run.due)
+                move(key, to: HDPWorkflow.completed, at: run.due)
+            }
+        }
+    }
+
+    /// Updates the counts of a read-only endpoint (the retry counts have their own shape).
+    mutating func count(_ endpoint: SimulatorEndpoint, _ update: (inout EndpointCallCounts) -> Void) {
+        switch endpoint {
+        case .retry: break
+        case .status: update(&calls.status)
+        case .stateTransitions: update(&calls.stateTransitions)
+        }
+    }
+}

@@ -1,0 +1,122 @@
+import Foundation
+import Hummingbird
+
+/// The JSON bodies the simulator writes, spelled exactly as HDP's documentation shows them.
+enum SimulatorWire {
+    /// HDP's 401 text, word for word.
+    static let unauthorizedMessage = "Missing Herodotus Cloud X-API-KEY header"
+
+    /// `GET /tasks/{id}/status` 200 body; `errorMessage` is written as `null` when absent.
+    struct Status: Encodable {
+        var taskId: String
+        var status: String
+        var errorMessage: String?
+        var updatedAt: Date
+
+        /// Writes the fields under HDP's names, absent values as `null`.
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(taskId, forKey: .taskId)
+            try container.encode(status, forKey: .status)
+            try container.encode(errorMessage, forKey: .errorMessage)
+            try container.encode(timestamp(updatedAt), forKey: .updatedAt)
+        }
+
+        enum CodingKeys: String, CodingKey { case taskId, status, errorMessage, updatedAt }
+    }
+
+    /// `GET /tasks/{id}/state_transitions` 200 body.
+    struct Transitions: Encodable {
+        var taskId: String
+        var transitions: [StateTransition]
+
+        /// Writes the fields under HDP's names, absent values as `null`.
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(taskId, forKey: .taskId)
+            try container.encode(transitions.map(Row.init), forKey: .transitions)
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case taskId
+            case transitions = "state_transitions"
+        }
+    }
+
+    /// One transition row; `from_status` is `null` for the creation, `retry_kind` (the
+    /// simulator's own addition) appears only on a reset caused by a retry.
+    struct Row: Encodable {
+        var transition: StateTransition
+
+        /// Wraps `transition` for encoding.
+        init(_ transition: StateTransition) { self.transition = transition }
+
+        /// Writes the fields under HDP's names, absent values as `null`.
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(transition.id, forKey: .id)
+            try container.encode(transition.taskID, forKey: .taskID)
+            try container.encode(transition.fromStatus, forKey: .fromStatus)
+            try container.encode(transition.toStatus, forKey: .toStatus)
+            try container.encode(timestamp(transition.createdAt), forKey: .createdAt)
+            try container.encodeIfPresent(transition.retryKind, forKey: .retryKind)
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case id
+            case taskID = "task_id"
+            case fromStatus = "from_status"
+            case toStatus = "to_status"
+            case createdAt = "created_at"
+            case retryKind = "retry_kind"
+        }
+    }
+
+    /// A task as `GET /_sim/tasks` lists it.
+    struct TaskSummary: Encodable {
+        var task: SimulatedTask
+
+        /// Writes the fields under HDP's names, absent values as `null`.
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(task.id, forKey: .taskID)
+            try container.encode(task.status, forKey: .status)
+            try container.encode(task.error, forKey: .error)
+            try container.encode(task.resultsMissing, forKey: .resultsMissing)
+            try container.encode(task.failAgain, forKey: .failAgain)
+            try container.encode(task.pendingRun.map { timestamp($0.due) }, forKey: .pendingUntil)
+            try container.encode(timestamp(task.updatedAt), forKey: .updatedAt)
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case taskID = "task_id"
+            case status, error
+            case resultsMissing = "results_missing"
+            case failAgain = "fail_again"
+            case pendingUntil = "pending_until"
+            case updatedAt = "updated_at"
+        }
+    }
+
+    /// `POST /_sim/advance` body: milliseconds to move simulator time; absent settles everything.
+    struct Advance: Decodable {
+        var ms: Int?
+    }
+
+    /// ISO 8601 with milliseconds, in UTC: `2025-03-18T10:00:00.000Z`.
+    static func timestamp(_ date: Date) -> String {
+        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+    }
+
+    /// A JSON response with sorted keys, so bodies are stable byte for byte.
+    static func json(
+        _ value: some Encodable, status: HTTPResponse.Status, headers: HTTPFields = [:]
+    ) -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let data = (try? encoder.encode(value)) ?? Data("{}".utf8)
+        var fields = headers
+        fields[.contentType] = "application/json; charset=utf-8"
+        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}

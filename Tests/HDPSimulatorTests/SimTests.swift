@@ -1,2 +1,0 @@
-import HDPSimulator
-import Testing
