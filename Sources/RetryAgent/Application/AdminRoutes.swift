@@ -35,7 +35,8 @@ public struct AdminRoutes: Sendable {
     public let token: String?
 
     public init(
-        engine: RetryEngine?, metrics: AgentMetrics, readiness: Readiness, reload: (@Sendable () async -> RulesReloadResult)?,
+        engine: RetryEngine?, metrics: AgentMetrics, readiness: Readiness,
+        reload: (@Sendable () async -> RulesReloadResult)?,
         journalPath: String, token: String?
     ) {
         self.engine = engine
@@ -58,11 +59,14 @@ public struct AdminRoutes: Sendable {
         router.get("/readyz") { _, _ in
             let missing = readiness.missing
             if missing.isEmpty { return WebhookHandler.json(.ok, ["status": "ready"]) }
-            return WebhookHandler.json(.serviceUnavailable, ["status": "not ready", "waiting_for": missing.joined(separator: ", ")])
+            return WebhookHandler.json(
+                .serviceUnavailable, ["status": "not ready", "waiting_for": missing.joined(separator: ", ")])
         }
         router.post("/-/reload") { request, _ in
             if let denied = authorize(request) { return denied }
-            guard let reload else { return WebhookHandler.json(.serviceUnavailable, ["error": "rules are not loaded yet"]) }
+            guard let reload else {
+                return WebhookHandler.json(.serviceUnavailable, ["error": "rules are not loaded yet"])
+            }
             let result = await reload()
             var writer = JSONWriter()
             writer.beginObject()
@@ -79,10 +83,16 @@ public struct AdminRoutes: Sendable {
         router.get("/tasks/{id}") { request, context in
             if let denied = authorize(request) { return denied }
             let raw = context.parameters.get("id") ?? ""
-            guard let task = TaskID(raw) else { return WebhookHandler.json(.badRequest, ["error": TaskID.problem(with: raw)]) }
-            guard let engine else { return WebhookHandler.json(.serviceUnavailable, ["error": "the journal is not replayed yet"]) }
+            guard let task = TaskID(raw) else {
+                return WebhookHandler.json(.badRequest, ["error": TaskID.problem(with: raw)])
+            }
+            guard let engine else {
+                return WebhookHandler.json(.serviceUnavailable, ["error": "the journal is not replayed yet"])
+            }
             let ledger = await engine.ledgerSnapshot
-            guard let entry = ledger.tasks[task] else { return WebhookHandler.json(.notFound, ["error": "task not in the journal"]) }
+            guard let entry = ledger.tasks[task] else {
+                return WebhookHandler.json(.notFound, ["error": "task not in the journal"])
+            }
             let history = (try? TaskHistory.records(for: task, journalPath: journalPath)) ?? []
             return WebhookHandler.response(.ok, TaskHistory.view(task: task, entry: entry, history: history))
         }

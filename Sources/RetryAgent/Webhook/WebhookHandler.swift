@@ -101,7 +101,10 @@ public struct WebhookHandler: Sendable {
                 metrics?.webhook("accepted")
                 logger.info(
                     "delivery accepted",
-                    metadata: ["decision": "\(record.decision.rawValue)", "rule": "\(record.rule ?? "-")", "reason": "\(record.reason)"]
+                    metadata: [
+                        "decision": "\(record.decision.rawValue)", "rule": "\(record.rule ?? "-")",
+                        "reason": "\(record.reason)",
+                    ]
                 )
                 var writer = JSONWriter()
                 writer.beginObject()
@@ -128,7 +131,8 @@ public struct WebhookHandler: Sendable {
 
     static func isJSON(_ contentType: String?) -> Bool {
         guard let contentType else { return false }
-        let mediaType = contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+        let mediaType =
+            contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
         return mediaType == "application/json" || (mediaType.hasPrefix("application/") && mediaType.hasSuffix("+json"))
     }
 

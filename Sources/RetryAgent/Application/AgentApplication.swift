@@ -1,0 +1,243 @@
+import AsyncHTTPClient
+import Foundation
+import Hummingbird
+import Logging
+import ServiceLifecycle
+
+/// Builds and runs the daemon: replays the journal, loads rules and secrets, and runs the
+/// journal writer, dispatcher, rules reloader and both listeners in one `ServiceGroup`.
+///
+/// Shutdown (SIGTERM/SIGINT) runs in reverse order: new deliveries get 503, the listeners stop,
+/// calls in flight finish, then the journal is flushed and closed.
+public enum AgentApplication {
+    /// Runs until SIGTERM or SIGINT.
+    public static func run(
+        configuration: AgentConfiguration, environment: [String: String], logger: Logger
+    ) async throws {
+        let metrics = AgentMetrics(version: RetryAgentVersion.current)
+        let readiness = Readiness()
+        let clock = SystemAgentClock()
+
+        // Secrets: never in the file, never logged.
+        let apiKey = try Secrets.hdpAPIKey(configuration: configuration, environment: environment)
+        var dryRun = configuration.dryRun
+        if apiKey == nil, !dryRun {
+            dryRun = true
+            logger.warning(
+                "NO HDP API KEY: running in DRY-RUN mode. Decisions are journaled; no retry is sent. Set HDP_API_KEY or hdp.api_key_file."
+            )
+        } else if dryRun {
+            logger.warning("dry-run mode: decisions are journaled; no retry is sent")
+        }
+        let secrets = try Secrets.webhookSecrets(configuration: configuration, environment: environment, logger: logger)
+        let scheme = SignatureScheme(rawValue: configuration.webhook.scheme) ?? .standardWebhooks
+        if scheme == .none { logger.warning("webhook.signature.scheme is none: deliveries are NOT authenticated") }
+        let verifier: WebhookVerifier
+        do {
+            verifier = try WebhookVerifier(
+                settings: SignatureSettings(
+                    scheme: scheme, header: configuration.webhook.header,
+                    timestampHeader: configuration.webhook.timestampHeader,
+                    tolerance: configuration.webhook.tolerance, secrets: secrets
+                )
+            )
+        } catch {
+            throw ConfigurationError(["webhook signature: \(error.description)"])
+        }
+
+        // Rules.
+        let source: RulesSource =
+            configuration.rules.pathIsExplicit
+            ? .configured(configuration.rules.path) : .defaultPath(configuration.rules.path)
+        let loaded: LoadedRules
+        do {
+            loaded = try source.load()
+        } catch {
+            throw ConfigurationError(["rules: \(error.description)"])
+        }
+        for warning in loaded.warnings { logger.warning("rules warning", metadata: ["rules_diagnostic": "\(warning)"]) }
+        if loaded.files.isEmpty {
+            logger.notice("rules path \(configuration.rules.path) does not exist: using the built-in HDP rule set")
+        } else {
+            logger.info(
+                "rules loaded",
+                metadata: ["files": "\(loaded.files.joined(separator: ","))", "rules": "\(loaded.ruleSet.rules.count)"])
+        }
+        let store = RuleStore(loaded.ruleSet)
+        metrics.rulesReload(success: true, loaded: loaded.ruleSet.rules.count)
+        metrics.registerDecisions(
+            loaded.ruleSet.rules.map { ($0.action.rawValue, $0.name) } + [
+                (
+                    loaded.ruleSet.classify(RuleEvent(taskID: "", status: "", error: nil, payload: .null)).action
+                        .rawValue, "default"
+                )
+            ])
+        readiness.markRulesLoaded()
+        let reloader = RulesReloader(
+            source: source, store: store, watch: configuration.rules.watch && !loaded.files.isEmpty, logger: logger
+        ) { result in
+            metrics.rulesReload(success: result.succeeded, loaded: result.succeeded ? result.ruleCount : nil)
+        }
+
+        // Journal: lock, replay, writer.
+        let file = try JournalFile(path: configuration.journal.path)
+        var ledger = Ledger(dedupWindow: configuration.webhook.dedupWindow)
+        let report = try JournalReader.replay(file) { ledger.apply($0) }
+        if report.truncatedBytes > 0 {
+            metrics.journalTruncatedBytes.increment(by: Int64(report.truncatedBytes))
+            logger.warning(
+                "journal ended with a torn record (a crash mid-write); it was cut off and kept aside",
+                metadata: ["bytes": "\(report.truncatedBytes)", "saved_to": "\(report.tornTailSavedTo ?? "-")"]
+            )
+        }
+        logger.info(
+            "journal replayed",
+            metadata: [
+                "journal": "\(file.path)", "records": "\(report.records)", "tasks": "\(ledger.tasks.count)",
+                "pending": "\(ledger.openEpisodeCount)", "interrupted": "\(ledger.interruptedTasks.count)",
+            ]
+        )
+        metrics.journalBytes.set(Double(file.size))
+        readiness.markReplayed()
+        let writer = JournalWriter(
+            file: file, policy: configuration.journal.fsync, durableSeq: ledger.lastSeq, logger: logger
+        ) { event in
+            switch event {
+            case .wrote(_, _, let fsyncSeconds, let size):
+                if let fsyncSeconds { metrics.journalFsync.record(.nanoseconds(Int64(fsyncSeconds * 1e9))) }
+                metrics.journalBytes.set(Double(size))
+            case .compacted(let size): metrics.journalBytes.set(Double(size))
+            case .failed, .recovered: break
+            }
+        }
+        var engineSettings = EngineSettings()
+        engineSettings.dedupWindow = configuration.webhook.dedupWindow
+        engineSettings.retention = configuration.journal.retention
+        engineSettings.compactAboveBytes = configuration.journal.compactAboveBytes
+        engineSettings.retryAfterCap = configuration.retryAfterCap
+        engineSettings.confirmStatus = configuration.hdp.confirmStatus
+        engineSettings.dryRun = dryRun
+        engineSettings.breaker = configuration.circuitBreaker
+        let engine = RetryEngine(
+            ledger: ledger, settings: engineSettings, writer: writer, clock: clock, metrics: metrics, logger: logger,
+            classify: { store.classify($0) }
+        )
+
+        let adminToken = try Secrets.adminToken(configuration: configuration)
+
+        // HDP client.
+        var clientConfiguration = HTTPClient.Configuration()
+        clientConfiguration.redirectConfiguration = .disallow
+        clientConfiguration.connectionPool.retryConnectionEstablishment = false
+        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
+        let client: HTTPHDPClient
+        do {
+            client = try HTTPHDPClient(
+                baseURL: configuration.hdp.baseURL, apiKey: apiKey, timeout: configuration.hdp.timeout,
+                httpClient: httpClient,
+                logger: logger
+            )
+        } catch {
+            try? await httpClient.shutdown()
+            throw ConfigurationError(["hdp: \(error)"])
+        }
+        let dispatcher = Dispatcher(
+            engine: engine, client: client, settings: configuration.dispatch, clock: clock, logger: logger,
+            metrics: metrics
+        )
+
+        // Listeners.
+        guard let listen = HostPort(configuration.listen), let adminListen = HostPort(configuration.adminListen) else {
+            throw ConfigurationError(["listen addresses must be HOST:PORT"])
+        }
+        let parser = NoticeParser(
+            fields: NoticeParser.FieldPaths(
+                taskID: configuration.webhook.fields["task_id"], status: configuration.webhook.fields["status"],
+                error: configuration.webhook.fields["error"], timestamp: configuration.webhook.fields["timestamp"]
+            )
+        )
+        let webhookRouter = Router()
+        WebhookHandler(
+            verifier: verifier, parser: parser, engine: engine, maxBodyBytes: configuration.webhook.maxBodyBytes,
+            clock: clock,
+            metrics: metrics, logger: logger
+        ).register(on: webhookRouter, path: configuration.webhook.path)
+        let webhookApp = Application(
+            router: webhookRouter,
+            configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "hdp-retry-agent"),
+            onServerRunning: { channel in
+                readiness.markListening()
+                logger.notice(
+                    "webhook listener up",
+                    metadata: [
+                        "address": "\(channel.localAddress?.description ?? listen.description)",
+                        "path": "\(configuration.webhook.path)", "scheme": "\(scheme.rawValue)",
+                    ]
+                )
+            },
+            logger: logger
+        )
+        if !adminListen.isLoopback, adminToken == nil {
+            logger.warning(
+                "the admin listener is not local and admin.token_file is not set: /-/reload and /tasks are open")
+        }
+        let adminRouter = Router()
+        AdminRoutes(
+            engine: engine, metrics: metrics, readiness: readiness, reload: { await reloader.reload() },
+            journalPath: configuration.journal.path, token: adminToken
+        ).register(on: adminRouter)
+        let adminApp = Application(
+            router: adminRouter,
+            configuration: .init(
+                address: .hostname(adminListen.host, port: adminListen.port), serverName: "hdp-retry-agent-admin"),
+            onServerRunning: { channel in
+                logger.notice(
+                    "admin listener up",
+                    metadata: ["address": "\(channel.localAddress?.description ?? adminListen.description)"])
+            },
+            logger: logger
+        )
+
+        logger.notice(
+            "hdp-retry-agent starting",
+            metadata: [
+                "version": "\(RetryAgentVersion.current)", "hdp_base_url": "\(configuration.hdp.baseURL)",
+                "dry_run": "\(dryRun)",
+                "journal": "\(configuration.journal.path)", "fsync": "\(configuration.journal.fsync.rawValue)",
+            ]
+        )
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [
+                    .init(service: writer),
+                    .init(service: dispatcher),
+                    .init(service: reloader),
+                    .init(service: webhookApp),
+                    .init(service: StopAccepting(engine: engine)),
+                    .init(service: adminApp),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
+        do {
+            try await group.run()
+        } catch {
+            try? await httpClient.shutdown()
+            throw error
+        }
+        try? await httpClient.shutdown()
+        logger.notice("hdp-retry-agent stopped cleanly")
+    }
+}
+
+/// Placed after the webhook listener so that it is told to shut down first: from then on new
+/// deliveries are answered 503 with `Retry-After` while the listener drains.
+struct StopAccepting: Service {
+    let engine: RetryEngine
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        await engine.beginStopping()
+    }
+}

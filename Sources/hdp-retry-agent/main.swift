@@ -1,3 +1,0 @@
-import RetryAgent
-
-print(RetryAgentVersion.current)
