@@ -263,7 +263,7 @@ struct NoticeParserTests {
             ("1900-01-01T00:00:00Z", -2_208_988_800),
         ])
     func iso8601(text: String, seconds: Double) throws {
-        let date = try #require(ISO8601Timestamp.parse(text))
+        let date = try #require(ISO8601.parse(text))
         #expect(abs(date.timeIntervalSince1970 - seconds) < 1e-6)
     }
 
@@ -277,6 +277,6 @@ struct NoticeParserTests {
             "2025-03-17T10:00:00+02:0", "2025-03-17T10:00:00+02:000",
         ])
     func malformedISO8601(text: String) {
-        #expect(ISO8601Timestamp.parse(text) == nil)
+        #expect(ISO8601.parse(text) == nil)
     }
 }

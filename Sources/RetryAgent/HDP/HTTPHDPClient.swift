@@ -166,8 +166,8 @@ public struct HTTPHDPClient: HDPClient, CustomStringConvertible, CustomReflectab
     /// `details` from a 400 body, else `error`, else empty; at most ``maxDetailsBytes`` bytes of
     /// UTF-8, cut on a character boundary.
     static func details(from body: [UInt8]) -> String {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else { return "" }
-        let text = (object["details"] as? String) ?? (object["error"] as? String) ?? ""
+        guard let object = try? JSONParser.parse(body) else { return "" }
+        let text = object["details"]?.stringValue ?? object["error"]?.stringValue ?? ""
         guard text.utf8.count > maxDetailsBytes else { return text }
         var cut = ""
         for character in text {
@@ -306,24 +306,15 @@ enum StatusBody {
     /// The task's status, or `nil` when the body has no string `status`. `errorMessage` that is
     /// not a string and an `updatedAt` that is absent or unreadable are tolerated as `nil`.
     static func parse(_ body: [UInt8]) -> TaskStatusInfo? {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any],
-            let status = object["status"] as? String, !status.isEmpty
+        guard let object = try? JSONParser.parse(body), let status = object["status"]?.stringValue, !status.isEmpty
         else { return nil }
         return TaskStatusInfo(
             status: status,
-            errorMessage: object["errorMessage"] as? String,
-            updatedAt: (object["updatedAt"] as? String).flatMap(parseTimestamp)
+            errorMessage: object["errorMessage"]?.stringValue,
+            updatedAt: object["updatedAt"]?.stringValue.flatMap(ISO8601.parse)
         )
     }
 
-    /// ISO 8601 with or without fractional seconds (`2025-03-18T10:00:00Z`,
-    /// `2025-03-18T10:00:00.123Z`, offsets allowed).
-    static func parseTimestamp(_ text: String) -> Date? {
-        if let date = try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)) {
-            return date
-        }
-        return try? Date(text, strategy: Date.ISO8601FormatStyle())
-    }
 }
 
 /// Why an ``HTTPHDPClient`` could not be created. Never carries the URL or the key: either may

@@ -9,6 +9,8 @@ public struct JSONParser {
         /// The 0-based byte offset of the problem.
         public var offset: Int
         public var message: String
+        /// The document nests containers deeper than ``JSONParser/maximumDepth``.
+        public var isTooDeep = false
         public var description: String { "\(message) at byte \(offset)" }
     }
 
@@ -45,9 +47,15 @@ public struct JSONParser {
 
         func fail(_ message: String) -> SyntaxError { SyntaxError(offset: index, message: message) }
 
+        /// A value enclosed by `depth` containers; opening one more must stay within the limit.
         mutating func value(depth: Int) throws(SyntaxError) -> JSONValue {
-            guard depth < JSONParser.maximumDepth else { throw fail("nesting deeper than \(JSONParser.maximumDepth)") }
             guard index < bytes.count else { throw fail("unexpected end of input") }
+            if bytes[index] == UInt8(ascii: "{") || bytes[index] == UInt8(ascii: "["), depth >= JSONParser.maximumDepth
+            {
+                var error = fail("nesting deeper than \(JSONParser.maximumDepth) levels")
+                error.isTooDeep = true
+                throw error
+            }
             switch bytes[index] {
             case UInt8(ascii: "{"): return try object(depth: depth)
             case UInt8(ascii: "["): return try array(depth: depth)

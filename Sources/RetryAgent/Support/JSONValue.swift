@@ -1,5 +1,3 @@
-import Foundation
-
 /// A parsed JSON document, kept whole so that rules can match dotted paths into any payload.
 public enum JSONValue: Sendable, Hashable {
     case null
@@ -10,8 +8,8 @@ public enum JSONValue: Sendable, Hashable {
     case object([String: JSONValue])
 
     /// Parses `bytes` as one JSON document; throws on malformed input.
-    public static func parse(_ bytes: some Collection<UInt8>) throws -> JSONValue {
-        try JSONDecoder().decode(JSONValue.self, from: Data(bytes))
+    public static func parse(_ bytes: some Collection<UInt8>) throws(JSONParser.SyntaxError) -> JSONValue {
+        try JSONParser.parse(Array(bytes))
     }
 
     /// The value at a dotted path (`data.chain_id`, `items.0.id`), or `nil` when absent.
@@ -54,36 +52,5 @@ public enum JSONValue: Sendable, Hashable {
     public var stringValue: String? {
         if case .string(let string) = self { return string }
         return nil
-    }
-}
-
-extension JSONValue: Codable {
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if container.decodeNil() {
-            self = .null
-        } else if let bool = try? container.decode(Bool.self) {
-            self = .bool(bool)
-        } else if let number = try? container.decode(Double.self) {
-            self = .number(number)
-        } else if let string = try? container.decode(String.self) {
-            self = .string(string)
-        } else if let array = try? container.decode([JSONValue].self) {
-            self = .array(array)
-        } else {
-            self = .object(try container.decode([String: JSONValue].self))
-        }
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        switch self {
-        case .null: try container.encodeNil()
-        case .bool(let bool): try container.encode(bool)
-        case .number(let number): try container.encode(number)
-        case .string(let string): try container.encode(string)
-        case .array(let array): try container.encode(array)
-        case .object(let object): try container.encode(object)
-        }
     }
 }

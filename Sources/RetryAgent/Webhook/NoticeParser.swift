@@ -13,7 +13,7 @@ import Foundation
 ///
 /// The whole body is kept as the notice's payload, so rules can match any dotted path in it.
 /// Work is bounded on hostile input: the body size is capped before authentication, and nesting
-/// deeper than ``maximumDepth`` is refused before the JSON decoder sees it.
+/// deeper than ``maximumDepth`` is refused by the JSON parser as it descends.
 public struct NoticeParser: Sendable {
     /// Dotted JSON paths (`payload.task.id`) for senders whose bodies have other names.
     public struct FieldPaths: Sendable, Hashable {
@@ -36,7 +36,7 @@ public struct NoticeParser: Sendable {
     }
 
     /// The deepest nesting of arrays and objects accepted (the top-level object is level 1).
-    public static let maximumDepth = 64
+    public static let maximumDepth = JSONParser.maximumDepth
     /// The spellings of the task id the built-in lookup tries, in order.
     public static let taskIDKeys = ["task_id", "uuid", "taskId", "task_uuid"]
 
@@ -56,11 +56,13 @@ public struct NoticeParser: Sendable {
     /// report every outcome does not keep redelivering successes.
     public func parse(_ body: some Collection<UInt8>) throws(NoticeParseError) -> ParsedNotice {
         guard !body.isEmpty else { throw NoticeParseError(.malformedJSON, "malformed JSON: the body is empty") }
-        try Self.checkDepth(body)
         let root: JSONValue
         do {
             root = try JSONValue.parse(body)
         } catch {
+            if error.isTooDeep {
+                throw NoticeParseError(.tooDeep, "JSON nesting is deeper than \(Self.maximumDepth) levels")
+            }
             throw NoticeParseError(.malformedJSON, "malformed JSON: the body is not a valid JSON document")
         }
         guard case .object(let top) = root else {
@@ -147,7 +149,7 @@ public struct NoticeParser: Sendable {
             {
                 return date
             }
-            guard let date = ISO8601Timestamp.parse(text) else { throw invalid }
+            guard let date = ISO8601.parse(text) else { throw invalid }
             return date
         default:
             throw wrongType(field, expected: "an ISO 8601 string or a number of Unix seconds")
@@ -173,40 +175,6 @@ public struct NoticeParser: Sendable {
         case .string(let text): text.isEmpty ? "an empty string" : "a string"
         case .array: "an array"
         case .object: "an object"
-        }
-    }
-
-    /// Refuses nesting deeper than ``maximumDepth`` with one linear scan that skips strings, so
-    /// that a hostile `[[[[…` never reaches the recursive decoder. Malformed input is left for the
-    /// decoder to report.
-    static func checkDepth(_ body: some Collection<UInt8>) throws(NoticeParseError) {
-        var depth = 0
-        var inString = false
-        var escaped = false
-        for byte in body {
-            if inString {
-                if escaped {
-                    escaped = false
-                } else if byte == UInt8(ascii: "\\") {
-                    escaped = true
-                } else if byte == UInt8(ascii: "\"") {
-                    inString = false
-                }
-                continue
-            }
-            switch byte {
-            case UInt8(ascii: "\""):
-                inString = true
-            case UInt8(ascii: "{"), UInt8(ascii: "["):
-                depth += 1
-                guard depth <= maximumDepth else {
-                    throw NoticeParseError(.tooDeep, "JSON nesting is deeper than \(maximumDepth) levels")
-                }
-            case UInt8(ascii: "}"), UInt8(ascii: "]"):
-                depth -= 1
-            default:
-                break
-            }
         }
     }
 }
@@ -257,100 +225,4 @@ public struct NoticeParseError: Error, Sendable, Hashable, CustomStringConvertib
 
     /// The message for the 400 response body.
     public var description: String { message }
-}
-
-/// A small, strict ISO 8601 / RFC 3339 date-time reader for notice timestamps.
-///
-/// Accepts `YYYY-MM-DDTHH:MM:SS`, optional fractional seconds (any number of digits; kept to the
-/// nanosecond), and `Z`, `±HH:MM`, `±HHMM` or `±HH`; `t` or a space may replace `T`. A time
-/// without a zone is read as UTC, because HDP and most senders mean UTC and refusing it would lose
-/// the notice. It is hand-written rather than a Foundation formatter so that it behaves the same
-/// on every platform and never depends on the process locale.
-enum ISO8601Timestamp {
-    /// The instant `text` denotes, or `nil` when it is not such a date-time.
-    static func parse(_ text: String) -> Date? {
-        let bytes = Array(text.utf8)
-        guard bytes.count >= 19, bytes.count <= 64 else { return nil }
-        var index = 0
-
-        func number(_ digits: Int) -> Int? {
-            guard index + digits <= bytes.count else { return nil }
-            var value = 0
-            for byte in bytes[index..<index + digits] {
-                guard (48...57).contains(byte) else { return nil }
-                value = value * 10 + Int(byte - 48)
-            }
-            index += digits
-            return value
-        }
-        func expect(_ characters: String) -> Bool {
-            guard index < bytes.count, characters.utf8.contains(bytes[index]) else { return false }
-            index += 1
-            return true
-        }
-
-        guard let year = number(4), expect("-"), let month = number(2), expect("-"), let day = number(2),
-            expect("Tt "), let hour = number(2), expect(":"), let minute = number(2), expect(":"),
-            let second = number(2)
-        else { return nil }
-        guard (1...12).contains(month), (1...daysIn(month: month, year: year)).contains(day), hour <= 23,
-            minute <= 59, second <= 60
-        else { return nil }
-
-        var nanoseconds = 0
-        if expect(".") {
-            var digits = 0
-            while index < bytes.count, (48...57).contains(bytes[index]) {
-                if digits < 9 { nanoseconds = nanoseconds * 10 + Int(bytes[index] - 48) }
-                digits += 1
-                index += 1
-            }
-            guard digits > 0 else { return nil }
-            for _ in digits..<max(digits, 9) { nanoseconds *= 10 }
-        }
-
-        var offsetSeconds = 0
-        if index < bytes.count {
-            if expect("Zz") {
-                // UTC.
-            } else if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") {
-                let sign = bytes[index] == UInt8(ascii: "-") ? -1 : 1
-                index += 1
-                guard let offsetHours = number(2), offsetHours <= 23 else { return nil }
-                var offsetMinutes = 0
-                if index < bytes.count {
-                    _ = expect(":")
-                    guard let minutes = number(2), minutes <= 59 else { return nil }
-                    offsetMinutes = minutes
-                }
-                offsetSeconds = sign * (offsetHours * 3600 + offsetMinutes * 60)
-            } else {
-                return nil
-            }
-        }
-        guard index == bytes.count else { return nil }
-
-        let days = daysSinceEpoch(year: year, month: month, day: day)
-        let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offsetSeconds
-        return Date(timeIntervalSince1970: Double(seconds) + Double(nanoseconds) / 1e9)
-    }
-
-    private static func daysIn(month: Int, year: Int) -> Int {
-        switch month {
-        case 2: (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
-        case 4, 6, 9, 11: 30
-        default: 31
-        }
-    }
-
-    /// Days from 1970-01-01 to the given proleptic Gregorian date (Howard Hinnant's
-    /// `days_from_civil`).
-    private static func daysSinceEpoch(year: Int, month: Int, day: Int) -> Int {
-        let shiftedYear = month <= 2 ? year - 1 : year
-        let era = (shiftedYear >= 0 ? shiftedYear : shiftedYear - 399) / 400
-        let yearOfEra = shiftedYear - era * 400
-        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146_097 + dayOfEra - 719_468
-    }
 }
