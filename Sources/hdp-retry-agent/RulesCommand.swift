@@ -137,29 +137,14 @@ struct RulesCommand: ParsableCommand {
             var message: String
         }
 
-        /// A minimal reading of a webhook body: `task_id` (or `uuid`, `taskId`, `task_uuid`),
-        /// `status` and `error`, at the top level or under `data`. The whole body is the payload.
-        ///
-        /// The daemon's notice parser is the reference; once it is in the library, this function
-        /// should call it so that `explain` reads bodies exactly as the listener does.
+        /// Reads a webhook body exactly as the listener does (the notice parser), so `explain`
+        /// and the daemon never disagree about what a body says.
         static func ruleEvent(fromWebhookBody body: Data) -> Result<RuleEvent, BodyProblem> {
-            guard let payload = try? JSONValue.parse(body) else {
-                return .failure(BodyProblem(message: "not a JSON document"))
+            do {
+                return .success(try NoticeParser().parse(Array(body)).notice.ruleEvent)
+            } catch {
+                return .failure(BodyProblem(message: error.description))
             }
-            let scopes = [payload, payload["data"]].compactMap { $0 }
-            func first(_ names: [String]) -> String? {
-                for scope in scopes {
-                    for name in names {
-                        if let text = scope[name]?.scalarText { return text }
-                    }
-                }
-                return nil
-            }
-            guard let status = first(["status"]) else {
-                return .failure(BodyProblem(message: "no 'status' at the top level or under 'data'"))
-            }
-            let taskID = first(["task_id", "uuid", "taskId", "task_uuid"]) ?? ""
-            return .success(RuleEvent(taskID: taskID, status: status, error: first(["error"]), payload: payload))
         }
     }
 }

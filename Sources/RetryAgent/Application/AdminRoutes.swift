@@ -141,16 +141,9 @@ public enum TaskHistory {
         writer.key("history")
         writer.beginArray()
         for record in history {
-            let line = JournalCodec.encode(record)
-            if let json = try? JSONParser.parse(Array(line.dropLast())) {
-                var trimmed = json
-                if case .object(var members) = json {
-                    members["crc"] = nil
-                    members["v"] = nil
-                    trimmed = .object(members)
-                }
-                writer.value(trimmed)
-            }
+            writer.beginObject()
+            JournalCodec.writeFields(of: record, into: &writer)
+            writer.endObject()
         }
         writer.endArray()
         writer.endObject()

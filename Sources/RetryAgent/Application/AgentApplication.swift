@@ -65,18 +65,13 @@ public enum AgentApplication {
         }
         let store = RuleStore(loaded.ruleSet)
         metrics.rulesReload(success: true, loaded: loaded.ruleSet.rules.count)
-        metrics.registerDecisions(
-            loaded.ruleSet.rules.map { ($0.action.rawValue, $0.name) } + [
-                (
-                    loaded.ruleSet.classify(RuleEvent(taskID: "", status: "", error: nil, payload: .null)).action
-                        .rawValue, "default"
-                )
-            ])
+        metrics.registerDecisions(for: loaded.ruleSet)
         readiness.markRulesLoaded()
         let reloader = RulesReloader(
             source: source, store: store, watch: configuration.rules.watch && !loaded.files.isEmpty, logger: logger
         ) { result in
             metrics.rulesReload(success: result.succeeded, loaded: result.succeeded ? result.ruleCount : nil)
+            if result.succeeded { metrics.registerDecisions(for: store.current) }
         }
 
         // Journal: lock, replay, writer.

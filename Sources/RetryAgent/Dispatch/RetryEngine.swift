@@ -143,7 +143,6 @@ public actor RetryEngine {
             if delivery.reason == "rule" { metrics.decision(action: .ignore, rule: delivery.rule ?? "default") }
         case .coalesced: break
         }
-        updateGauges()
     }
 
     private func waitDurable(_ seq: UInt64, failFast: Bool) async throws(DeliveryRefusal) {
@@ -193,7 +192,6 @@ public actor RetryEngine {
         }
         var wakeAt = ledger.nextDue()
         if let blocked = breaker.blockedUntil, let due = wakeAt, due < blocked { wakeAt = blocked }
-        updateGauges()
         return (items, wakeAt)
     }
 
@@ -244,7 +242,6 @@ public actor RetryEngine {
                     "outcome": "\(ended.outcome.rawValue)", "reason": "\(ended.reason)",
                 ]
             )
-            updateGauges()
             return .done
         case .call(let started):
             // The status check succeeded (or was skipped); the breaker permit carries on to the call.
@@ -293,7 +290,6 @@ public actor RetryEngine {
                 "result": "\(finished.result)", "http_status": "\(finished.httpStatus.map(String.init) ?? "-")",
             ]
         )
-        updateGauges()
         doorbell.ring()
     }
 
@@ -325,14 +321,13 @@ public actor RetryEngine {
         )
     }
 
-    private func updateGauges() {
+    /// Sets the gauges derived from the ledger. Called before each scrape rather than after each
+    /// record: counting open episodes walks every task, which has no place on the delivery path.
+    public func refreshGauges() {
         guard let metrics else { return }
         metrics.pendingRetries.set(Double(ledger.openEpisodeCount))
         metrics.oldestPending.set(ledger.oldestOverdue(now: clock.now))
     }
-
-    /// Refreshes the time-dependent gauges (called before each scrape).
-    public func refreshGauges() { updateGauges() }
 
     // MARK: Compaction
 

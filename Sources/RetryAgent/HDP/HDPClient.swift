@@ -21,7 +21,15 @@ public struct TaskStatusInfo: Sendable, Hashable {
     }
 
     /// HDP reports a failed state (`…Failed`): a retry is still wanted.
-    public var isFailed: Bool { status.hasSuffix("Failed") }
+    public var isFailed: Bool { Self.isFailure(status) }
+
+    /// Whether `status` is one of HDP's failed states (`DryRunFailed` … `TaskDecommitmentFailed`):
+    /// it ends in `Failed`, compared without regard to case so that a relay that lower-cases
+    /// statuses still gets its failures retried. The one definition the parser, the ledger and
+    /// the status check share.
+    public static func isFailure(_ status: String) -> Bool {
+        status.lowercased().hasSuffix("failed")
+    }
 }
 
 /// The answer to a status check.

@@ -1,3 +1,4 @@
+import AsyncAlgorithms
 import Foundation
 import Logging
 import NIOPosix
@@ -109,7 +110,18 @@ public final class JournalWriter: Service, Sendable {
     /// Runs the write loop until graceful shutdown, then flushes what is queued and closes.
     public func run() async throws {
         await withGracefulShutdownHandler {
-            await self.loop()
+            await withTaskGroup(of: Void.self) { group in
+                if self.policy == .interval {
+                    // The one-second fsync must happen even when no new record wakes the loop.
+                    group.addTask {
+                        for await _ in AsyncTimerSequence.repeating(every: .seconds(1)).cancelOnGracefulShutdown() {
+                            self.wake.yield()
+                        }
+                    }
+                }
+                await self.loop()
+                group.cancelAll()
+            }
         } onGracefulShutdown: {
             self.state.withLock { $0.stopping = true }
             self.wake.finish()

@@ -27,6 +27,20 @@ public enum JournalCodec {
         writer.beginObject()
         writer.key("v")
         writer.int(JournalRecord.schemaVersion)
+        writeFields(of: record, into: &writer)
+        var bytes = writer.bytes
+        let crc = CRC32C.checksum(bytes)
+        bytes.append(contentsOf: crcPrefix)
+        bytes.append(contentsOf: hex8(crc))
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(UInt8(ascii: "}"))
+        bytes.append(UInt8(ascii: "\n"))
+        return bytes
+    }
+
+    /// Writes `seq`, `time`, `type`, `task` and `data` into an open object: the record without
+    /// its integrity fields, as the task view shows it.
+    public static func writeFields(of record: JournalRecord, into writer: inout JSONWriter) {
         writer.key("seq")
         writer.uint(record.seq)
         writer.key("time")
@@ -36,14 +50,6 @@ public enum JournalCodec {
         writer.field("task", record.task?.rawValue)
         writer.key("data")
         encodeBody(record.body, into: &writer)
-        var bytes = writer.bytes
-        let crc = CRC32C.checksum(bytes)
-        bytes.append(contentsOf: crcPrefix)
-        bytes.append(contentsOf: hex8(crc))
-        bytes.append(UInt8(ascii: "\""))
-        bytes.append(UInt8(ascii: "}"))
-        bytes.append(UInt8(ascii: "\n"))
-        return bytes
     }
 
     /// Whether the line's checksum matches (the line without its newline).

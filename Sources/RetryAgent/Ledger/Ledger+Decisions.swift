@@ -58,7 +58,7 @@ extension Ledger {
                 )
             )
         }
-        guard notice.status.hasSuffix("Failed") else { return record(.ignored, "not_a_failure") }
+        guard TaskStatusInfo.isFailure(notice.status) else { return record(.ignored, "not_a_failure") }
         if let lastAccepted = entry?.lastAcceptedAt, let sent = notice.timestamp, sent < lastAccepted {
             return record(.ignored, "stale")
         }

@@ -116,9 +116,11 @@ public final class AgentMetrics: Sendable {
         process = ProcessMetrics(registry: registry)
     }
 
-    /// Registers `hdp_retry_decisions_total{action,rule}` for a rule set's (action, rule) pairs at 0.
-    public func registerDecisions(_ pairs: [(action: String, rule: String)]) {
-        for pair in pairs { _ = decisionCounter(action: pair.action, rule: pair.rule) }
+    /// Registers `hdp_retry_decisions_total{action,rule}` at 0 for each rule of `ruleSet` and its
+    /// default, so a rule that has not decided anything yet still has a series.
+    public func registerDecisions(for ruleSet: RuleSet) {
+        for rule in ruleSet.rules { _ = decisionCounter(action: rule.action.rawValue, rule: rule.name) }
+        _ = decisionCounter(action: ruleSet.defaultRule.action.rawValue, rule: DefaultRule.name)
     }
 
     private func decisionCounter(action: String, rule: String) -> Counter {

@@ -60,7 +60,7 @@ extension RuleFileParser {
         }
         let field = RuleField(name: name)
         if case .payload = field, !name.contains("."),
-            let guess = RuleText.suggestion(for: name, among: ["status", "error", "task_id"])
+            let guess = Typo.suggestion(for: name, among: ["status", "error", "task_id"])
         {
             log.warning(
                 "field '\(name)' is read from the payload, not the notice; did you mean '\(guess)'?", at: location)
@@ -138,7 +138,7 @@ extension RuleFileParser {
         default:
             var message =
                 "unknown operator '\(first.key)' in condition on '\(field)'; expected one of \(Self.operators.joined(separator: ", "))"
-            if let guess = RuleText.suggestion(for: first.key, among: Self.operators) {
+            if let guess = Typo.suggestion(for: first.key, among: Self.operators) {
                 message += " (did you mean '\(guess)'?)"
             }
             log.error(message, at: first.keyLocation)
@@ -169,7 +169,7 @@ extension RuleFileParser {
     private func checkStatus(_ text: String, field: RuleField, at location: SourceLocation) {
         guard field == .status, !Self.knownStatuses.contains(text) else { return }
         var message = "status '\(text)' is not one HDP documents"
-        if let guess = RuleText.suggestion(for: text, among: Self.knownStatuses) {
+        if let guess = Typo.suggestion(for: text, among: Self.knownStatuses) {
             message += " (did you mean '\(guess)'?)"
         }
         log.warning(message, at: location)
@@ -273,7 +273,7 @@ extension RuleFileParser {
             return true
         }
         var message = "unknown jitter '\(text)'; expected full, equal or none"
-        if let guess = RuleText.suggestion(for: text, among: BackoffPolicy.Jitter.allCases.map(\.rawValue)) {
+        if let guess = Typo.suggestion(for: text, among: BackoffPolicy.Jitter.allCases.map(\.rawValue)) {
             message += " (did you mean '\(guess)'?)"
         }
         log.error(message, at: item.location)

@@ -218,7 +218,7 @@ struct RuleFileParser {
         guard let text = value.string(log, what: "action") else { return nil }
         if let action = RuleAction(rawValue: text) { return action }
         var message = "unknown action '\(text)'; expected retry, give_up or ignore"
-        if let guess = RuleText.suggestion(for: text, among: RuleAction.allCases.map(\.rawValue)) {
+        if let guess = Typo.suggestion(for: text, among: RuleAction.allCases.map(\.rawValue)) {
             message += " (did you mean '\(guess)'?)"
         }
         log.error(message, at: value.location)

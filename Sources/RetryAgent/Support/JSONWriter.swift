@@ -81,26 +81,6 @@ public struct JSONWriter {
         string(ISO8601.format(value))
     }
 
-    public mutating func value(_ value: JSONValue) {
-        switch value {
-        case .null: null()
-        case .bool(let flag): bool(flag)
-        case .number(let number): double(number)
-        case .string(let text): string(text)
-        case .array(let items):
-            beginArray()
-            for item in items { self.value(item) }
-            endArray()
-        case .object(let members):
-            beginObject()
-            for name in members.keys.sorted() {
-                key(name)
-                self.value(members[name] ?? .null)
-            }
-            endObject()
-        }
-    }
-
     // Convenience for optional fields: skipped when nil.
     public mutating func field(_ name: String, _ value: String?) {
         guard let value else { return }

@@ -304,33 +304,10 @@ public final class YAMLMapping {
     public func finish(_ log: DiagnosticLog) {
         for entry in entries where !taken.contains(entry.key) {
             var message = "unknown key '\(entry.key)' in \(what)"
-            if let suggestion = Self.closest(to: entry.key, among: taken) {
+            if let suggestion = Typo.suggestion(for: entry.key, among: taken) {
                 message += " (did you mean '\(suggestion)'?)"
             }
             log.error(message, at: entry.keyLocation)
         }
-    }
-
-    private static func closest(to key: String, among candidates: Set<String>) -> String? {
-        let scored = candidates.map { ($0, editDistance(key, $0)) }.filter { $0.1 <= max(2, key.count / 3) }
-        return scored.min { $0.1 == $1.1 ? $0.0 < $1.0 : $0.1 < $1.1 }?.0
-    }
-
-    private static func editDistance(_ a: String, _ b: String) -> Int {
-        let a = Array(a)
-        let b = Array(b)
-        if a.isEmpty { return b.count }
-        if b.isEmpty { return a.count }
-        var previous = Array(0...b.count)
-        var current = [Int](repeating: 0, count: b.count + 1)
-        for i in 1...a.count {
-            current[0] = i
-            for j in 1...b.count {
-                let cost = a[i - 1] == b[j - 1] ? 0 : 1
-                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
-            }
-            swap(&previous, &current)
-        }
-        return previous[b.count]
     }
 }

@@ -115,7 +115,7 @@ public struct NoticeParser: Sendable {
 
         let notice = FailureNotice(
             taskID: taskID, status: status, error: errorText, timestamp: timestamp, payload: root)
-        return status.lowercased().hasSuffix("failed") ? .failure(notice) : .notFailure(notice)
+        return TaskStatusInfo.isFailure(status) ? .failure(notice) : .notFailure(notice)
     }
 
     private static func taskID(
