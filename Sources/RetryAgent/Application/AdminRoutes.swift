@@ -26,7 +26,8 @@ public final class Readiness: Sendable {
 
 /// The admin listener's routes (SPEC §3 "Admin listener").
 public struct AdminRoutes: Sendable {
-    public let engine: RetryEngine?
+    /// The engine once the journal is replayed.
+    public let engine: @Sendable () -> RetryEngine?
     public let metrics: AgentMetrics
     public let readiness: Readiness
     public let reload: (@Sendable () async -> RulesReloadResult)?
@@ -35,7 +36,7 @@ public struct AdminRoutes: Sendable {
     public let token: String?
 
     public init(
-        engine: RetryEngine?, metrics: AgentMetrics, readiness: Readiness,
+        engine: @escaping @Sendable () -> RetryEngine?, metrics: AgentMetrics, readiness: Readiness,
         reload: (@Sendable () async -> RulesReloadResult)?,
         journalPath: String, token: String?
     ) {
@@ -49,7 +50,7 @@ public struct AdminRoutes: Sendable {
 
     public func register<Context: RequestContext>(on router: Router<Context>) {
         router.get("/metrics") { _, _ in
-            await engine?.refreshGauges()
+            await engine()?.refreshGauges()
             return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: metrics.exposition()))
@@ -86,7 +87,7 @@ public struct AdminRoutes: Sendable {
             guard let task = TaskID(raw) else {
                 return WebhookHandler.json(.badRequest, ["error": TaskID.problem(with: raw)])
             }
-            guard let engine else {
+            guard let engine = engine() else {
                 return WebhookHandler.json(.serviceUnavailable, ["error": "the journal is not replayed yet"])
             }
             let ledger = await engine.ledgerSnapshot

@@ -4,11 +4,13 @@ import Hummingbird
 import Logging
 import ServiceLifecycle
 
-/// Builds and runs the daemon: replays the journal, loads rules and secrets, and runs the
-/// journal writer, dispatcher, rules reloader and both listeners in one `ServiceGroup`.
+/// Builds and runs the daemon. Secrets, rules, the journal lock and the HDP client are set up
+/// first, so configuration problems stop the start at once; then the admin listener and the
+/// ``AgentCore`` run in one `ServiceGroup`. The core replays the journal (while `/readyz` answers
+/// 503) and then runs the journal writer, dispatcher, rules reloader and webhook listener.
 ///
-/// Shutdown (SIGTERM/SIGINT) runs in reverse order: new deliveries get 503, the listeners stop,
-/// calls in flight finish, then the journal is flushed and closed.
+/// Shutdown (SIGTERM/SIGINT) runs in reverse order: new deliveries get 503, the webhook listener
+/// stops, calls in flight finish, then the journal is flushed and closed, then the admin listener.
 public enum AgentApplication {
     /// Runs until SIGTERM or SIGINT.
     public static func run(
@@ -16,7 +18,6 @@ public enum AgentApplication {
     ) async throws {
         let metrics = AgentMetrics(version: RetryAgentVersion.current)
         let readiness = Readiness()
-        let clock = SystemAgentClock()
 
         // Secrets: never in the file, never logged.
         let apiKey = try Secrets.hdpAPIKey(configuration: configuration, environment: environment)
@@ -74,51 +75,17 @@ public enum AgentApplication {
             if result.succeeded { metrics.registerDecisions(for: store.current) }
         }
 
-        // Journal: lock, replay, writer.
+        // Journal: take the lock now, so a second agent is refused at once; replay happens
+        // inside the running service group, while /readyz answers 503.
         let file = try JournalFile(path: configuration.journal.path)
-        var ledger = Ledger(dedupWindow: configuration.webhook.dedupWindow)
-        let report = try JournalReader.replay(file) { ledger.apply($0) }
-        if report.truncatedBytes > 0 {
-            metrics.journalTruncatedBytes.increment(by: Int64(report.truncatedBytes))
-            logger.warning(
-                "journal ended with a torn record (a crash mid-write); it was cut off and kept aside",
-                metadata: ["bytes": "\(report.truncatedBytes)", "saved_to": "\(report.tornTailSavedTo ?? "-")"]
-            )
-        }
-        logger.info(
-            "journal replayed",
-            metadata: [
-                "journal": "\(file.path)", "records": "\(report.records)", "tasks": "\(ledger.tasks.count)",
-                "pending": "\(ledger.openEpisodeCount)", "interrupted": "\(ledger.interruptedTasks.count)",
-            ]
-        )
-        metrics.journalBytes.set(Double(file.size))
-        readiness.markReplayed()
-        let writer = JournalWriter(
-            file: file, policy: configuration.journal.fsync, durableSeq: ledger.lastSeq, logger: logger
-        ) { event in
-            switch event {
-            case .wrote(_, _, let fsyncSeconds, let size):
-                if let fsyncSeconds { metrics.journalFsync.record(.nanoseconds(Int64(fsyncSeconds * 1e9))) }
-                metrics.journalBytes.set(Double(size))
-            case .compacted(let size): metrics.journalBytes.set(Double(size))
-            case .failed, .recovered: break
-            }
-        }
-        var engineSettings = EngineSettings()
-        engineSettings.dedupWindow = configuration.webhook.dedupWindow
-        engineSettings.retention = configuration.journal.retention
-        engineSettings.compactAboveBytes = configuration.journal.compactAboveBytes
-        engineSettings.retryAfterCap = configuration.retryAfterCap
-        engineSettings.confirmStatus = configuration.hdp.confirmStatus
-        engineSettings.dryRun = dryRun
-        engineSettings.breaker = configuration.circuitBreaker
-        let engine = RetryEngine(
-            ledger: ledger, settings: engineSettings, writer: writer, clock: clock, metrics: metrics, logger: logger,
-            classify: { store.classify($0) }
-        )
-
         let adminToken = try Secrets.adminToken(configuration: configuration)
+        guard let listen = HostPort(configuration.listen), let adminListen = HostPort(configuration.adminListen) else {
+            throw ConfigurationError(["listen addresses must be HOST:PORT"])
+        }
+        if !adminListen.isLoopback, adminToken == nil {
+            logger.warning(
+                "the admin listener is not local and admin.token_file is not set: /-/reload and /tasks are open")
+        }
 
         // HDP client.
         var clientConfiguration = HTTPClient.Configuration()
@@ -129,57 +96,18 @@ public enum AgentApplication {
         do {
             client = try HTTPHDPClient(
                 baseURL: configuration.hdp.baseURL, apiKey: apiKey, timeout: configuration.hdp.timeout,
-                httpClient: httpClient,
-                logger: logger
+                httpClient: httpClient, logger: logger
             )
         } catch {
             try? await httpClient.shutdown()
             throw ConfigurationError(["hdp: \(error)"])
         }
-        let dispatcher = Dispatcher(
-            engine: engine, client: client, settings: configuration.dispatch, clock: clock, logger: logger,
-            metrics: metrics
-        )
 
-        // Listeners.
-        guard let listen = HostPort(configuration.listen), let adminListen = HostPort(configuration.adminListen) else {
-            throw ConfigurationError(["listen addresses must be HOST:PORT"])
-        }
-        let parser = NoticeParser(
-            fields: NoticeParser.FieldPaths(
-                taskID: configuration.webhook.fields["task_id"], status: configuration.webhook.fields["status"],
-                error: configuration.webhook.fields["error"], timestamp: configuration.webhook.fields["timestamp"]
-            )
-        )
-        let webhookRouter = Router()
-        WebhookHandler(
-            verifier: verifier, parser: parser, engine: engine, maxBodyBytes: configuration.webhook.maxBodyBytes,
-            clock: clock,
-            metrics: metrics, logger: logger
-        ).register(on: webhookRouter, path: configuration.webhook.path)
-        let webhookApp = Application(
-            router: webhookRouter,
-            configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "hdp-retry-agent"),
-            onServerRunning: { channel in
-                readiness.markListening()
-                logger.notice(
-                    "webhook listener up",
-                    metadata: [
-                        "address": "\(channel.localAddress?.description ?? listen.description)",
-                        "path": "\(configuration.webhook.path)", "scheme": "\(scheme.rawValue)",
-                    ]
-                )
-            },
-            logger: logger
-        )
-        if !adminListen.isLoopback, adminToken == nil {
-            logger.warning(
-                "the admin listener is not local and admin.token_file is not set: /-/reload and /tasks are open")
-        }
+        let engineHandle = EngineHandle()
         let adminRouter = Router()
         AdminRoutes(
-            engine: engine, metrics: metrics, readiness: readiness, reload: { await reloader.reload() },
-            journalPath: configuration.journal.path, token: adminToken
+            engine: { engineHandle.engine }, metrics: metrics, readiness: readiness,
+            reload: { await reloader.reload() }, journalPath: configuration.journal.path, token: adminToken
         ).register(on: adminRouter)
         let adminApp = Application(
             router: adminRouter,
@@ -192,6 +120,17 @@ public enum AgentApplication {
             },
             logger: logger
         )
+        let parser = NoticeParser(
+            fields: NoticeParser.FieldPaths(
+                taskID: configuration.webhook.fields["task_id"], status: configuration.webhook.fields["status"],
+                error: configuration.webhook.fields["error"], timestamp: configuration.webhook.fields["timestamp"]
+            )
+        )
+        let core = AgentCore(
+            configuration: configuration, dryRun: dryRun, file: file, store: store, reloader: reloader,
+            verifier: verifier, parser: parser, client: client, listen: listen, metrics: metrics,
+            readiness: readiness, engineHandle: engineHandle, logger: logger
+        )
 
         logger.notice(
             "hdp-retry-agent starting",
@@ -203,14 +142,7 @@ public enum AgentApplication {
         )
         let group = ServiceGroup(
             configuration: .init(
-                services: [
-                    .init(service: writer),
-                    .init(service: dispatcher),
-                    .init(service: reloader),
-                    .init(service: webhookApp),
-                    .init(service: StopAccepting(engine: engine)),
-                    .init(service: adminApp),
-                ],
+                services: [.init(service: core), .init(service: adminApp)],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )

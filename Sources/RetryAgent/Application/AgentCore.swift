@@ -1,0 +1,130 @@
+import Foundation
+import Hummingbird
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// The engine, once the journal is replayed; `nil` before (the admin routes answer 503 then).
+public final class EngineHandle: Sendable {
+    private let current = Mutex<RetryEngine?>(nil)
+
+    public init() {}
+
+    public var engine: RetryEngine? { current.withLock { $0 } }
+
+    func publish(_ engine: RetryEngine) { current.withLock { $0 = engine } }
+}
+
+/// Replays the journal, then runs everything that depends on the replayed state in an inner
+/// `ServiceGroup`: journal writer, dispatcher, rules reloader, webhook listener, and the
+/// `StopAccepting` gate. Graceful shutdown of the outer group is passed on to the inner one.
+struct AgentCore: Service {
+    let configuration: AgentConfiguration
+    let dryRun: Bool
+    let file: JournalFile
+    let store: RuleStore
+    let reloader: RulesReloader
+    let verifier: WebhookVerifier
+    let parser: NoticeParser
+    let client: any HDPClient
+    let listen: HostPort
+    let metrics: AgentMetrics
+    let readiness: Readiness
+    let engineHandle: EngineHandle
+    let logger: Logger
+
+    func run() async throws {
+        let clock = SystemAgentClock()
+        var ledger = Ledger(dedupWindow: configuration.webhook.dedupWindow)
+        let started = ContinuousClock.now
+        let report = try JournalReader.replay(file) { ledger.apply($0) }
+        if report.truncatedBytes > 0 {
+            metrics.journalTruncatedBytes.increment(by: Int64(report.truncatedBytes))
+            logger.warning(
+                "journal ended with a torn record (a crash mid-write); it was cut off and kept aside",
+                metadata: ["bytes": "\(report.truncatedBytes)", "saved_to": "\(report.tornTailSavedTo ?? "-")"]
+            )
+        }
+        logger.info(
+            "journal replayed",
+            metadata: [
+                "journal": "\(file.path)", "records": "\(report.records)", "tasks": "\(ledger.tasks.count)",
+                "pending": "\(ledger.openEpisodeCount)", "interrupted": "\(ledger.interruptedTasks.count)",
+                "seconds": "\((ContinuousClock.now - started).secondsDouble)",
+            ]
+        )
+        metrics.journalBytes.set(Double(file.size))
+        let metrics = self.metrics
+        let writer = JournalWriter(
+            file: file, policy: configuration.journal.fsync, durableSeq: ledger.lastSeq, logger: logger
+        ) { event in
+            switch event {
+            case .wrote(_, _, let fsyncSeconds, let size):
+                if let fsyncSeconds { metrics.journalFsync.record(.nanoseconds(Int64(fsyncSeconds * 1e9))) }
+                metrics.journalBytes.set(Double(size))
+            case .compacted(let size): metrics.journalBytes.set(Double(size))
+            case .failed, .recovered: break
+            }
+        }
+        var settings = EngineSettings()
+        settings.dedupWindow = configuration.webhook.dedupWindow
+        settings.retention = configuration.journal.retention
+        settings.compactAboveBytes = configuration.journal.compactAboveBytes
+        settings.retryAfterCap = configuration.retryAfterCap
+        settings.confirmStatus = configuration.hdp.confirmStatus
+        settings.dryRun = dryRun
+        settings.breaker = configuration.circuitBreaker
+        let store = self.store
+        let engine = RetryEngine(
+            ledger: ledger, settings: settings, writer: writer, clock: clock, metrics: metrics, logger: logger,
+            classify: { store.classify($0) }
+        )
+        engineHandle.publish(engine)
+        readiness.markReplayed()
+
+        let dispatcher = Dispatcher(
+            engine: engine, client: client, settings: configuration.dispatch, clock: clock, logger: logger,
+            metrics: metrics
+        )
+        let webhookRouter = Router()
+        WebhookHandler(
+            verifier: verifier, parser: parser, engine: engine, maxBodyBytes: configuration.webhook.maxBodyBytes,
+            clock: clock, metrics: metrics, logger: logger
+        ).register(on: webhookRouter, path: configuration.webhook.path)
+        let readiness = self.readiness
+        let logger = self.logger
+        let listen = self.listen
+        let path = configuration.webhook.path
+        let scheme = verifier.scheme
+        let webhookApp = Application(
+            router: webhookRouter,
+            configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "hdp-retry-agent"),
+            onServerRunning: { channel in
+                readiness.markListening()
+                logger.notice(
+                    "webhook listener up",
+                    metadata: [
+                        "address": "\(channel.localAddress?.description ?? listen.description)",
+                        "path": "\(path)", "scheme": "\(scheme.rawValue)",
+                    ]
+                )
+            },
+            logger: logger
+        )
+        let inner = ServiceGroup(
+            configuration: .init(
+                services: [
+                    .init(service: writer),
+                    .init(service: dispatcher),
+                    .init(service: reloader),
+                    .init(service: webhookApp),
+                    .init(service: StopAccepting(engine: engine)),
+                ],
+                gracefulShutdownSignals: [],
+                logger: logger
+            )
+        )
+        // A nested group follows its parent's graceful shutdown by itself.
+        try await inner.run()
+    }
+}
