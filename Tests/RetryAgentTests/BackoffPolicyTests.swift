@@ -31,7 +31,8 @@ struct BackoffPolicyTests {
         }
     }
 
-    @Test("jitter stays within its bounds for every unit, and is linear in it", arguments: BackoffPolicy.Jitter.allCases)
+    @Test(
+        "jitter stays within its bounds for every unit, and is linear in it", arguments: BackoffPolicy.Jitter.allCases)
     func jitterBounds(jitter: BackoffPolicy.Jitter) {
         let policy = BackoffPolicy(initial: .seconds(10), factor: 3, max: .seconds(500), jitter: jitter)
         for tries in 0..<6 {
@@ -68,6 +69,9 @@ struct BackoffPolicyTests {
         #expect(policy.delay(tries: 1_000_000, unit: 1) == .seconds(100))
         // Sub-second initial delays keep their precision.
         let fast = BackoffPolicy(initial: .milliseconds(250), factor: 2, max: .seconds(1), jitter: .none)
-        #expect((0...3).map { fast.baseDelay(tries: $0) } == [.milliseconds(250), .milliseconds(500), .seconds(1), .seconds(1)])
+        #expect(
+            (0...3).map { fast.baseDelay(tries: $0) } == [
+                .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(1),
+            ])
     }
 }

@@ -98,13 +98,19 @@ struct ConfigurationTests {
     @Test(
         "an unknown key fails with FILE:LINE:COLUMN and a suggestion",
         arguments: [
-            ("listen: 127.0.0.1:8080\nlisten_adress: 1\n", "agent.yaml:2:1: unknown key 'listen_adress'", "'listen'"),
-            ("journal:\n  path: j.jsonl\n  fsnyc: always\n", "agent.yaml:3:3: unknown key 'fsnyc' in journal", "'fsync'"),
+            ("listen: 127.0.0.1:8080\nadmin_listn: 1\n", "agent.yaml:2:1: unknown key 'admin_listn'", "'admin_listen'"),
+            (
+                "journal:\n  path: j.jsonl\n  fsnyc: always\n", "agent.yaml:3:3: unknown key 'fsnyc' in journal",
+                "'fsync'"
+            ),
             (
                 "webhook:\n  signature:\n    shceme: none\n",
                 "agent.yaml:3:5: unknown key 'shceme' in webhook.signature", "'scheme'"
             ),
-            ("circuit_breaker:\n  min_call: 3\n", "agent.yaml:2:3: unknown key 'min_call' in circuit_breaker", "'min_calls'"),
+            (
+                "circuit_breaker:\n  min_call: 3\n", "agent.yaml:2:3: unknown key 'min_call' in circuit_breaker",
+                "'min_calls'"
+            ),
         ])
     func unknownKey(yaml: String, prefix: String, suggestion: String) throws {
         let message = try Self.error(yaml)

@@ -109,7 +109,9 @@ func withEngine<T: Sendable>(
 }
 
 /// A failure notice body as HDP's callback sends it.
-func noticeBody(task: String = sampleTask.rawValue, status: String = "AtlanticProvingFailed", error: String? = "prover timeout")
+func noticeBody(
+    task: String = sampleTask.rawValue, status: String = "AtlanticProvingFailed", error: String? = "prover timeout"
+)
     -> String
 {
     var members = [#""task_id":"\#(task)""#, #""status":"\#(status)""#]
@@ -119,7 +121,8 @@ func noticeBody(task: String = sampleTask.rawValue, status: String = "AtlanticPr
 
 /// Request headers for `body` signed under `settings` at `now` with delivery id `id`.
 func signedHeaders(
-    _ body: String, id: String, now: Date, settings: SignatureSettings = SignatureSettings(secrets: [EngineHarness.secret]),
+    _ body: String, id: String, now: Date,
+    settings: SignatureSettings = SignatureSettings(secrets: [EngineHarness.secret]),
     contentType: String? = "application/json"
 ) throws -> HTTPFields {
     var fields = HTTPFields()

@@ -46,7 +46,8 @@ struct JournalFullDiskTests {
 
     static let tasks = (0..<6).map { "01JPJ03YJT1A93D6NF56G4GV\($0)0" }
 
-    @Test("deliveries get journalUnavailable while the disk is full, and are accepted again once it frees",
+    @Test(
+        "deliveries get journalUnavailable while the disk is full, and are accepted again once it frees",
         arguments: [JournalFaults.Operation.write, .fsync])
     func fullThenFreed(operation: JournalFaults.Operation) async throws {
         let disk = Disk(failing: operation)

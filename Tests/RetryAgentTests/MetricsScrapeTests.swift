@@ -66,7 +66,9 @@ struct MetricsScrapeTests {
         .map { #"hdp_retry_episodes_total{outcome="\#($0)"}"# }
         + ["closed", "open", "half_open"].map { #"hdp_retry_circuit_transitions_total{to="\#($0)"}"# }
         + ["success", "failure"].map { #"hdp_retry_rules_reloads_total{result="\#($0)"}"# }
-        + ["failed", "not_failed", "not_found", "server_error"].map { #"hdp_retry_status_checks_total{result="\#($0)"}"# }
+        + ["failed", "not_failed", "not_found", "server_error"].map {
+            #"hdp_retry_status_checks_total{result="\#($0)"}"#
+        }
         + [
             "hdp_retry_pending_retries", "hdp_retry_in_flight", "hdp_retry_oldest_pending_seconds",
             "hdp_retry_circuit_state", "hdp_retry_journal_records_total", "hdp_retry_journal_bytes",
@@ -83,13 +85,16 @@ struct MetricsScrapeTests {
         for (name, type) in Self.specified {
             #expect(exposition.help.contains(name), "no # HELP for \(name)")
             #expect(exposition.types[name] == type, "# TYPE of \(name)")
-            #expect(exposition.samples.keys.contains { $0 == name || $0.hasPrefix(name + "{") || $0.hasPrefix(name + "_") })
+            #expect(
+                exposition.samples.keys.contains { $0 == name || $0.hasPrefix(name + "{") || $0.hasPrefix(name + "_") })
         }
         for series in Self.zeroAtStart {
             #expect(exposition.samples[series] == 0, "\(series)")
         }
         for rule in RuleSet.builtIn.rules {
-            #expect(exposition.samples[#"hdp_retry_decisions_total{action="\#(rule.action.rawValue)",rule="\#(rule.name)"}"#] == 0)
+            #expect(
+                exposition.samples[
+                    #"hdp_retry_decisions_total{action="\#(rule.action.rawValue)",rule="\#(rule.name)"}"#] == 0)
         }
         #expect(exposition.samples[#"hdp_retry_build_info{version="1.2.3"}"#] == 1)
         #expect((exposition.samples["process_resident_memory_bytes"] ?? 0) > 0)
@@ -117,7 +122,9 @@ struct MetricsScrapeTests {
                 group.addTask { try await dispatcher.run() }
                 let app = Application(router: try harness.router())
                 try await app.test(.router) { http async throws in
-                    func post(_ task: TaskID, id: String, secret: String = EngineHarness.secret) async throws
+                    func post(
+                        _ task: TaskID, id: String, secret: String = EngineHarness.secret
+                    ) async throws
                         -> HTTPResponse.Status
                     {
                         let body = noticeBody(task: task.rawValue)

@@ -81,13 +81,16 @@ struct SecretsTests {
     }
 
     /// Drives the flow; returns every response body, the metrics text and the journal.
-    static func run(http: some TestClientProtocol, harness: EngineHarness, sim: RunningSimulator) async throws
+    static func run(
+        http: some TestClientProtocol, harness: EngineHarness, sim: RunningSimulator
+    ) async throws
         -> [String]
     {
         var texts: [String] = []
         let body = noticeBody(task: task.rawValue)
         let accepted = try await http.execute(
-            uri: EngineHarness.path, method: .post, headers: try signedHeaders(body, id: "msg_s1", now: harness.clock.now),
+            uri: EngineHarness.path, method: .post,
+            headers: try signedHeaders(body, id: "msg_s1", now: harness.clock.now),
             body: ByteBuffer(string: body))
         #expect(accepted.status == .accepted)
         let forged = try await http.execute(
@@ -132,7 +135,8 @@ struct SecretsTests {
         var configuration = AgentConfiguration()
         configuration.hdp.apiKeyFile = keyFile
         #expect(try Secrets.hdpAPIKey(configuration: configuration, environment: [:]) == Self.apiKey)
-        #expect(try Secrets.hdpAPIKey(configuration: configuration, environment: ["HDP_API_KEY": "from-env"]) == "from-env")
+        #expect(
+            try Secrets.hdpAPIKey(configuration: configuration, environment: ["HDP_API_KEY": "from-env"]) == "from-env")
         configuration.hdp.apiKeyFile = directory + "/missing"
         #expect {
             _ = try Secrets.hdpAPIKey(configuration: configuration, environment: [:])
@@ -143,7 +147,8 @@ struct SecretsTests {
         let settings = SignatureSettings(secrets: [EngineHarness.secret])
         var dumped = ""
         dump(settings, to: &dumped)
-        for text in ["\(settings)", String(reflecting: settings), dumped, "\(try WebhookVerifier(settings: settings))"] {
+        for text in ["\(settings)", String(reflecting: settings), dumped, "\(try WebhookVerifier(settings: settings))"]
+        {
             for secret in Self.forbidden { #expect(!text.contains(secret)) }
         }
     }

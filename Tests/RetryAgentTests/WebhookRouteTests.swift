@@ -1,8 +1,8 @@
-import AsyncHTTPClient
 import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import NIOPosix
 import Synchronization
 import Testing
 
@@ -61,7 +61,8 @@ struct WebhookRouteTests {
                 #expect(second["attempt"] == nil)
 
                 let gaveUp = try await post(
-                    noticeBody(task: Self.taskB, status: "TaskDecommitmentFailed", error: "results missing"), id: "msg_3")
+                    noticeBody(task: Self.taskB, status: "TaskDecommitmentFailed", error: "results missing"),
+                    id: "msg_3")
                 #expect(gaveUp.status == .accepted)
                 #expect(try Self.object(gaveUp)["decision"] as? String == "gave_up")
                 #expect(try Self.object(gaveUp)["rule"] as? String == "decommitment")
@@ -78,7 +79,8 @@ struct WebhookRouteTests {
                 #expect(items.count == 1 && item.task.rawValue == Self.taskA)
                 let step = await harness.engine.statusChecked(
                     item,
-                    outcome: .status(TaskStatusInfo(status: "AtlanticProvingFailed", errorMessage: nil, updatedAt: nil)))
+                    outcome: .status(TaskStatusInfo(status: "AtlanticProvingFailed", errorMessage: nil, updatedAt: nil))
+                )
                 #expect(step == .call(attempt: 1))
                 await harness.engine.callFinished(item, outcome: .accepted, duration: .zero)
 
@@ -134,7 +136,8 @@ struct WebhookRouteTests {
         BadBody(
             name: "id with a path suffix", body: noticeBody(task: "01JPJ03YJT1A93D6NF56G4GVEQ/retry"),
             says: "(got 32 characters)"),
-        BadBody(name: "27 characters", body: noticeBody(task: "01JPJ03YJT1A93D6NF56G4GVEQQ"), says: "(got 27 characters)"),
+        BadBody(
+            name: "27 characters", body: noticeBody(task: "01JPJ03YJT1A93D6NF56G4GVEQQ"), says: "(got 27 characters)"),
         BadBody(
             name: "not Crockford base32", body: noticeBody(task: "01JPJ03YJT1A93D6NF56G4GVEU"),
             says: "only Crockford base32 characters"),
@@ -309,20 +312,18 @@ struct WebhookRouteTests {
             let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
             try await app.test(.live) { client in
                 let port = try #require(client.port)
-                let sent = ByteTally()
-                var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(EngineHarness.path)")
-                request.method = .POST
-                request.headers.add(name: "Content-Type", value: "application/json")
-                request.body = .stream(CountedChunks(total: total, chunk: 16_384, tally: sent), length: .unknown)
-                let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
-                let body = try await response.body.collect(upTo: 4096)
-                #expect(response.status == .payloadTooLarge)
-                #expect(String(buffer: body).contains("\(limit) bytes"))
-                // The handler read at most the limit plus the chunk that crossed it, not the body.
+                // A blocking socket client on a pool thread, so that it can watch for the answer
+                // between two chunks and stop sending as soon as it arrives.
+                let exchange = try await NIOThreadPool.singleton.runIfActive {
+                    try ChunkedUpload.post(port: port, path: EngineHarness.path, total: total, chunk: 16_384)
+                }
+                #expect(exchange.response.hasPrefix("HTTP/1.1 413"), "\(exchange.response.prefix(80))")
+                #expect(exchange.response.contains("body exceeds \(limit) bytes"))
+                // The answer came long before the body was sent…
+                #expect(exchange.sentBeforeAnswer < 2 * 1_048_576, "sent \(exchange.sentBeforeAnswer) bytes first")
+                // …and the handler read at most the limit plus the chunk that crossed it.
                 #expect(consumed.value > limit)
                 #expect(consumed.value < limit + 1_048_576, "the handler read \(consumed.value) bytes")
-                // And the sender was stopped long before it had sent everything.
-                #expect(sent.value < total, "the client sent \(sent.value) of \(total) bytes")
             }
             #expect(await harness.engine.ledgerSnapshot.deliveries.isEmpty)
         }
@@ -352,29 +353,4 @@ struct BodyProbe<Context: RequestContext>: RouterMiddleware {
             })
         return try await next(request, context)
     }
-}
-
-/// `total` bytes of JSON-ish filler in `chunk`-sized buffers, counting what was handed out.
-struct CountedChunks: AsyncSequence, Sendable {
-    typealias Element = ByteBuffer
-    let total: Int
-    let chunk: Int
-    let tally: ByteTally
-
-    struct AsyncIterator: AsyncIteratorProtocol {
-        let total: Int
-        let chunk: Int
-        let tally: ByteTally
-        var produced = 0
-
-        mutating func next() async throws -> ByteBuffer? {
-            guard produced < total else { return nil }
-            let size = Swift.min(chunk, total - produced)
-            produced += size
-            tally.add(size)
-            return ByteBuffer(repeating: UInt8(ascii: " "), count: size)
-        }
-    }
-
-    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(total: total, chunk: chunk, tally: tally) }
 }
