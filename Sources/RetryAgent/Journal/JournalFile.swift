@@ -22,11 +22,16 @@ public final class JournalFile: Sendable {
 
     private let state: Mutex<State>
     private let lockFD: Int32
+    private let faults: JournalFaults?
 
     /// Opens (creating) the journal and takes its lock; a second agent gets a `locked` error that
     /// names the holder's pid.
-    public init(path: String) throws(JournalError) {
+    ///
+    /// - Parameter faults: fails chosen writes and fsyncs on purpose (tests of a full disk);
+    ///   production passes `nil`.
+    public init(path: String, faults: JournalFaults? = nil) throws(JournalError) {
         self.path = path
+        self.faults = faults
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty {
             do {
@@ -122,6 +127,10 @@ public final class JournalFile: Sendable {
         let failure: (String, Int32)? = state.withLock { state in
             var written = 0
             while written < bytes.count {
+                if let code = faults?.inject(.write) {
+                    _ = ftruncate(state.fd, off_t(state.size))
+                    return ("write", code)
+                }
                 let count = bytes.withUnsafeBytes {
                     pwrite(
                         state.fd, $0.baseAddress! + written, bytes.count - written, off_t(state.size) + off_t(written))
@@ -134,6 +143,7 @@ public final class JournalFile: Sendable {
                 }
                 written += count
             }
+            if sync, let code = faults?.inject(.fsync) { return ("fsync", code) }
             if sync, fdatasync(state.fd) != 0 {
                 let code = errno
                 return ("fsync", code)
@@ -148,7 +158,10 @@ public final class JournalFile: Sendable {
 
     /// Makes everything written so far durable.
     public func sync() throws(JournalError) {
-        let code: Int32? = state.withLock { fdatasync($0.fd) == 0 ? nil : errno }
+        let code: Int32? = state.withLock { state in
+            if let code = faults?.inject(.fsync) { return code }
+            return fdatasync(state.fd) == 0 ? nil : errno
+        }
         if let code { throw .io("journal fsync failed on \(path): \(String(cString: strerror(code)))", errno: code) }
     }
 
@@ -202,5 +215,30 @@ public final class JournalFile: Sendable {
             fsync(fd)
             close(fd)
         }
+    }
+}
+
+/// Fault injection for the journal's writes, so that tests can make the disk "full" (or fail an
+/// fsync) and free it again without a real full file system.
+///
+/// ``JournalFile`` asks `inject` before each `pwrite` and each `fdatasync` of
+/// ``JournalFile/append(_:sync:)`` and ``JournalFile/sync()``; an `errno` returned (e.g. `ENOSPC`)
+/// fails that call exactly as if the kernel had returned it, and `nil` lets the real call run.
+/// Compaction (``JournalFile/replace(with:)``) is not covered. Production code passes no faults.
+public struct JournalFaults: Sendable {
+    /// The system call about to be made.
+    public enum Operation: String, Sendable, Hashable {
+        /// A `pwrite` of appended lines.
+        case write
+        /// An `fdatasync` after appending, or of ``JournalFile/sync()``.
+        case fsync
+    }
+
+    /// Returns the `errno` to fail `operation` with, or `nil` to let it run.
+    public let inject: @Sendable (Operation) -> Int32?
+
+    /// Faults decided by `inject`, called on the writer's thread inside the file's lock: keep it short.
+    public init(_ inject: @escaping @Sendable (Operation) -> Int32?) {
+        self.inject = inject
     }
 }

@@ -1,0 +1,88 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A deliberately small HTTP/1.1 client over a blocking socket, for the one live test that needs
+/// what no ready-made client exposes: how much of a chunked body had been sent when the server's
+/// answer arrived. It sends `chunk`-sized pieces and, between two of them, waits at most 2 ms for
+/// the answer; it stops sending as soon as the answer starts to arrive.
+enum ChunkedUpload {
+    /// What happened on the wire.
+    struct Exchange: Sendable {
+        /// Body bytes sent before the first byte of the answer was seen.
+        var sentBeforeAnswer: Int
+        /// The raw answer: status line, headers and body.
+        var response: String
+    }
+
+    static func post(port: Int, path: String, total: Int, chunk: Int) throws -> Exchange {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw HarnessError(description: "socket: \(errno)") }
+        defer { close(fd) }
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard connected == 0 else { throw HarnessError(description: "connect: \(errno)") }
+
+        let head =
+            "POST \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            + "Transfer-Encoding: chunked\r\n\r\n"
+        guard sendAll(fd, Array(head.utf8)) else { throw HarnessError(description: "send head: \(errno)") }
+        let frame =
+            Array((String(chunk, radix: 16) + "\r\n").utf8) + [UInt8](repeating: UInt8(ascii: " "), count: chunk)
+            + Array("\r\n".utf8)
+        var sent = 0
+        while sent < total {
+            var readable = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            if poll(&readable, 1, 2) > 0 { break }
+            // A server that closed its side ends the upload too.
+            guard sendAll(fd, frame) else { break }
+            sent += chunk
+        }
+        var response: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while !isComplete(response) {
+            let count = recv(fd, &buffer, buffer.count, 0)
+            if count <= 0 { break }
+            response += buffer[0..<count]
+        }
+        return Exchange(sentBeforeAnswer: sent, response: String(decoding: response, as: UTF8.self))
+    }
+
+    private static func sendAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
+        var offset = 0
+        while offset < bytes.count {
+            let count = bytes.withUnsafeBytes {
+                send(fd, $0.baseAddress! + offset, bytes.count - offset, Int32(MSG_NOSIGNAL))
+            }
+            if count < 0, errno == EINTR { continue }
+            if count <= 0 { return false }
+            offset += count
+        }
+        return true
+    }
+
+    /// Whether `bytes` hold a whole answer with a `Content-Length` body.
+    private static func isComplete(_ bytes: [UInt8]) -> Bool {
+        let text = String(decoding: bytes, as: UTF8.self)
+        guard let end = text.range(of: "\r\n\r\n") else { return false }
+        let length = text[..<end.lowerBound].split(separator: "\r\n").compactMap { line -> Int? in
+            let parts = line.split(separator: ":", maxSplits: 1)
+            guard parts.count == 2, parts[0].lowercased() == "content-length" else { return nil }
+            return Int(parts[1].trimmingCharacters(in: .whitespaces))
+        }.first
+        guard let length else { return true }
+        return text[end.upperBound...].utf8.count >= length
+    }
+}

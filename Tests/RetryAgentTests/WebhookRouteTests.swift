@@ -1,0 +1,356 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOPosix
+import Synchronization
+import Testing
+
+@testable import RetryAgent
+
+/// Every status code of the webhook route (SPEC §3 "Webhook listener"), through Hummingbird's
+/// router test framework, over a real engine and journal.
+@Suite("Webhook route")
+struct WebhookRouteTests {
+    /// Retries everything with one accepted retry allowed, so that the second failure of a task
+    /// that was retried once is `exhausted`; `Decommitment` gives up, as in ``simpleClassifier``.
+    static let oneAttempt: @Sendable (RuleEvent) -> Classification = { event in
+        var classification = simpleClassifier(event)
+        classification.maxAttempts = 1
+        return classification
+    }
+
+    static let taskA = "01JPJ03YJT1A93D6NF56G4GVEQ"
+    static let taskB = "01JPJ03YJT1A93D6NF56G4GVER"
+    static let taskC = "01JPJ03YJT1A93D6NF56G4GVES"
+
+    /// The JSON object of a response body.
+    static func object(_ response: TestResponse) throws -> [String: Any] {
+        let data = Data(buffer: response.body)
+        return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+    }
+
+    static func text(_ response: TestResponse) -> String { String(buffer: response.body) }
+
+    @Test("202 answers carry the decision: retry_scheduled, coalesced, gave_up, ignored, exhausted")
+    func acceptedDecisions() async throws {
+        try await withEngine(classify: Self.oneAttempt) { harness in
+            let app = Application(router: try harness.router())
+            try await app.test(.router) { client async throws in
+                func post(_ body: String, id: String) async throws -> TestResponse {
+                    try await client.execute(
+                        uri: EngineHarness.path, method: .post,
+                        headers: try signedHeaders(body, id: id, now: harness.clock.now),
+                        body: ByteBuffer(string: body))
+                }
+                let first = try await post(noticeBody(task: Self.taskA), id: "msg_1")
+                #expect(first.status == .accepted)
+                let scheduled = try Self.object(first)
+                #expect(scheduled["decision"] as? String == "retry_scheduled")
+                #expect(scheduled["task_id"] as? String == Self.taskA)
+                #expect(scheduled["rule"] as? String == "transient")
+                #expect(scheduled["reason"] as? String == "rule")
+                #expect(scheduled["attempt"] as? Int == 1)
+                let due = harness.clock.now.addingTimeInterval(10).roundedToMilliseconds
+                #expect(scheduled["not_before"] as? String == ISO8601.format(due))
+                #expect((scheduled["correlation_id"] as? String)?.isEmpty == false)
+
+                let second = try Self.object(try await post(noticeBody(task: Self.taskA), id: "msg_2"))
+                #expect(second["decision"] as? String == "coalesced")
+                #expect(second["reason"] as? String == "open_episode")
+                #expect(second["attempt"] == nil)
+
+                let gaveUp = try await post(
+                    noticeBody(task: Self.taskB, status: "TaskDecommitmentFailed", error: "results missing"),
+                    id: "msg_3")
+                #expect(gaveUp.status == .accepted)
+                #expect(try Self.object(gaveUp)["decision"] as? String == "gave_up")
+                #expect(try Self.object(gaveUp)["rule"] as? String == "decommitment")
+
+                let ignored = try await post(noticeBody(task: Self.taskC, status: "Finished", error: nil), id: "msg_4")
+                #expect(ignored.status == .accepted)
+                #expect(try Self.object(ignored)["decision"] as? String == "ignored")
+                #expect(try Self.object(ignored)["reason"] as? String == "not_a_failure")
+
+                // Task A's retry goes out and is accepted: its one allowed attempt is used up.
+                harness.clock.advance(by: 11)
+                let (items, _) = await harness.engine.claimDue(limit: 4)
+                let item = try #require(items.first)
+                #expect(items.count == 1 && item.task.rawValue == Self.taskA)
+                let step = await harness.engine.statusChecked(
+                    item,
+                    outcome: .status(TaskStatusInfo(status: "AtlanticProvingFailed", errorMessage: nil, updatedAt: nil))
+                )
+                #expect(step == .call(attempt: 1))
+                await harness.engine.callFinished(item, outcome: .accepted, duration: .zero)
+
+                let exhausted = try await post(noticeBody(task: Self.taskA), id: "msg_5")
+                #expect(exhausted.status == .accepted)
+                #expect(try Self.object(exhausted)["decision"] as? String == "exhausted")
+                #expect(try Self.object(exhausted)["reason"] as? String == "max_attempts")
+            }
+            // Every acknowledged delivery is in the journal.
+            let ids = try harness.recordsOnDisk().compactMap { record -> String? in
+                if case .delivery(let delivery) = record.body { return delivery.deliveryID }
+                return nil
+            }
+            #expect(ids == ["msg_1", "msg_2", "msg_3", "msg_4", "msg_5"])
+        }
+    }
+
+    @Test("the same webhook-id again is a 200 duplicate naming the first decision")
+    func duplicate() async throws {
+        try await withEngine { harness in
+            let app = Application(router: try harness.router())
+            try await app.test(.router) { client async throws in
+                let body = noticeBody()
+                let headers = try signedHeaders(body, id: "msg_dup", now: harness.clock.now)
+                let first = try await client.execute(
+                    uri: EngineHarness.path, method: .post, headers: headers, body: ByteBuffer(string: body))
+                #expect(first.status == .accepted)
+                let again = try await client.execute(
+                    uri: EngineHarness.path, method: .post, headers: headers, body: ByteBuffer(string: body))
+                #expect(again.status == .ok)
+                let answer = try Self.object(again)
+                #expect(answer["duplicate"] as? Bool == true)
+                #expect(answer["task_id"] as? String == sampleTask.rawValue)
+                #expect(answer["decision"] as? String == "retry_scheduled")
+                #expect(answer["delivery_id"] as? String == "msg_dup")
+            }
+            #expect(await harness.engine.ledgerSnapshot.deliveries.count == 1)
+        }
+    }
+
+    /// A signed body that is not a usable notice, and a phrase the 400 must contain.
+    struct BadBody: Sendable, CustomTestStringConvertible {
+        var name: String
+        var body: String
+        var says: String
+        var testDescription: String { name }
+    }
+
+    static let badBodies: [BadBody] = [
+        BadBody(name: "malformed JSON", body: #"{"task_id": "01JPJ03YJT1A93D6NF56G4GVEQ", "#, says: "malformed JSON"),
+        BadBody(name: "no task id", body: #"{"status":"AtlanticProvingFailed"}"#, says: "no task id"),
+        BadBody(name: "path traversal", body: noticeBody(task: "../admin"), says: "(got 8 characters)"),
+        BadBody(
+            name: "id with a path suffix", body: noticeBody(task: "01JPJ03YJT1A93D6NF56G4GVEQ/retry"),
+            says: "(got 32 characters)"),
+        BadBody(
+            name: "27 characters", body: noticeBody(task: "01JPJ03YJT1A93D6NF56G4GVEQQ"), says: "(got 27 characters)"),
+        BadBody(
+            name: "not Crockford base32", body: noticeBody(task: "01JPJ03YJT1A93D6NF56G4GVEU"),
+            says: "only Crockford base32 characters"),
+    ]
+
+    @Test("400 says what is wrong with a verified body, and nothing is journaled", arguments: badBodies)
+    func badRequest(bad: BadBody) async throws {
+        try await withEngine { harness in
+            let app = Application(router: try harness.router())
+            try await app.test(.router) { client async throws in
+                let response = try await client.execute(
+                    uri: EngineHarness.path, method: .post,
+                    headers: try signedHeaders(bad.body, id: "msg_bad", now: harness.clock.now),
+                    body: ByteBuffer(string: bad.body))
+                #expect(response.status == .badRequest)
+                let error = try #require(try Self.object(response)["error"] as? String)
+                #expect(error.contains(bad.says), "\(error)")
+            }
+            #expect(await harness.engine.ledgerSnapshot.deliveries.isEmpty)
+            #expect(harness.file.size == 0)
+        }
+    }
+
+    @Test("401 for a wrong secret or an expired timestamp: one generic message, never the expected MAC")
+    func unauthorized() async throws {
+        try await withEngine { harness in
+            let app = Application(router: try harness.router())
+            try await app.test(.router) { client async throws in
+                let body = noticeBody()
+                let now = harness.clock.now
+                let expired = now.addingTimeInterval(-301)
+                let attempts: [(HTTPFields, Date)] = [
+                    (
+                        try signedHeaders(
+                            body, id: "msg_forged", now: now,
+                            settings: SignatureSettings(secrets: [EngineHarness.wrongSecret])),
+                        now
+                    ),
+                    (try signedHeaders(body, id: "msg_forged", now: expired), expired),
+                ]
+                var bodies: Set<String> = []
+                for (headers, signedAt) in attempts {
+                    let response = try await client.execute(
+                        uri: EngineHarness.path, method: .post, headers: headers, body: ByteBuffer(string: body))
+                    #expect(response.status == .unauthorized)
+                    let text = Self.text(response)
+                    bodies.insert(text)
+                    // The signature the agent would have accepted for this id and timestamp.
+                    let correct = try signedHeaders(body, id: "msg_forged", now: signedAt)[
+                        try #require(HTTPField.Name("webhook-signature"))]
+                    let mac = try #require(correct?.dropFirst(3))
+                    #expect(!text.contains(mac))
+                    #expect(!text.contains(EngineHarness.secret.dropFirst(6)))
+                }
+                #expect(bodies == [#"{"error":"invalid or missing signature"}"# + "\n"])
+            }
+            #expect(await harness.engine.ledgerSnapshot.deliveries.isEmpty)
+        }
+    }
+
+    @Test("413 from Content-Length before the body is read or authenticated")
+    func tooLargeByContentLength() async throws {
+        try await withEngine { harness in
+            let app = Application(router: try harness.router(maxBodyBytes: 1024))
+            try await app.test(.router) { client async throws in
+                let body = String(repeating: "x", count: 1025)
+                let response = try await client.execute(
+                    uri: EngineHarness.path, method: .post, headers: [.contentType: "application/json"],
+                    body: ByteBuffer(string: body))
+                #expect(response.status == .contentTooLarge)
+                #expect(Self.text(response).contains("1024 bytes"))
+                // At the limit it is read, and then the (missing) signature decides.
+                let atLimit = try await client.execute(
+                    uri: EngineHarness.path, method: .post, headers: [.contentType: "application/json"],
+                    body: ByteBuffer(string: String(repeating: "x", count: 1024)))
+                #expect(atLimit.status == .unauthorized)
+            }
+        }
+    }
+
+    @Test("415 for text/plain and for a missing Content-Type", arguments: ["text/plain", nil] as [String?])
+    func unsupportedMediaType(contentType: String?) async throws {
+        try await withEngine { harness in
+            let app = Application(router: try harness.router())
+            try await app.test(.router) { client async throws in
+                let body = noticeBody()
+                let response = try await client.execute(
+                    uri: EngineHarness.path, method: .post,
+                    headers: try signedHeaders(body, id: "msg_415", now: harness.clock.now, contentType: contentType),
+                    body: ByteBuffer(string: body))
+                #expect(response.status == .unsupportedMediaType)
+                #expect(Self.text(response).contains("application/json"))
+            }
+            #expect(await harness.engine.ledgerSnapshot.deliveries.isEmpty)
+        }
+    }
+
+    @Test("503 with Retry-After once the engine is stopping; nothing is journaled")
+    func stopping() async throws {
+        try await withEngine { harness in
+            let app = Application(router: try harness.router())
+            await harness.engine.beginStopping()
+            try await app.test(.router) { client async throws in
+                let body = noticeBody()
+                let response = try await client.execute(
+                    uri: EngineHarness.path, method: .post,
+                    headers: try signedHeaders(body, id: "msg_503", now: harness.clock.now),
+                    body: ByteBuffer(string: body))
+                #expect(response.status == .serviceUnavailable)
+                #expect(response.headers[.retryAfter] == "30")
+                #expect(Self.text(response).contains("stopping"))
+            }
+            #expect(await harness.engine.ledgerSnapshot.deliveries.isEmpty)
+        }
+    }
+
+    @Test("url-token: the secret is the last path segment")
+    func urlToken() async throws {
+        let token = "tok_3q2x7w-Q_AbCdEfGhIjKlMn"
+        let settings = SignatureSettings(scheme: .urlToken, secrets: [token])
+        try await withEngine { harness in
+            let app = Application(router: try harness.router(settings: settings))
+            try await app.test(.router) { client async throws in
+                let body = noticeBody()
+                let json: HTTPFields = [.contentType: "application/json"]
+                let good = try await client.execute(
+                    uri: EngineHarness.path + "/" + token, method: .post, headers: json, body: ByteBuffer(string: body))
+                #expect(good.status == .accepted)
+                #expect(try Self.object(good)["decision"] as? String == "retry_scheduled")
+                for uri in [EngineHarness.path + "/" + token.dropLast() + "z", EngineHarness.path] {
+                    let refused = try await client.execute(
+                        uri: String(uri), method: .post, headers: json, body: ByteBuffer(string: body))
+                    #expect(refused.status == .unauthorized, "\(uri)")
+                    #expect(!Self.text(refused).contains(token))
+                }
+            }
+            // Without a sender id, the delivery id is the body's hash.
+            let ids = await harness.engine.ledgerSnapshot.deliveries.keys
+            #expect(ids.count == 1 && ids.allSatisfy { $0.hasPrefix("sha256:") })
+        }
+    }
+
+    @Test("hmac-sha256: X-Signature-256 over the raw body")
+    func hmacHeader() async throws {
+        let settings = SignatureSettings(scheme: .hmacSHA256, secrets: ["a shared secret of the sender"])
+        try await withEngine { harness in
+            let app = Application(router: try harness.router(settings: settings))
+            try await app.test(.router) { client async throws in
+                let body = noticeBody()
+                let headers = try signedHeaders(body, id: "unused", now: harness.clock.now, settings: settings)
+                #expect(headers[try #require(HTTPField.Name("X-Signature-256"))]?.hasPrefix("sha256=") == true)
+                let good = try await client.execute(
+                    uri: EngineHarness.path, method: .post, headers: headers, body: ByteBuffer(string: body))
+                #expect(good.status == .accepted)
+                // The same signature over a body with one more space does not verify.
+                let altered = try await client.execute(
+                    uri: EngineHarness.path, method: .post, headers: headers, body: ByteBuffer(string: body + " "))
+                #expect(altered.status == .unauthorized)
+            }
+        }
+    }
+
+    @Test("live: a 10 MB chunked body without Content-Length is cut off at the limit with 413")
+    func chunkedBodyCutOff() async throws {
+        let total = 10 * 1024 * 1024
+        let limit = 65_536
+        try await withEngine { harness in
+            let consumed = ByteTally()
+            let router = Router()
+            router.add(middleware: BodyProbe(tally: consumed))
+            try harness.handler(maxBodyBytes: limit).register(on: router, path: EngineHarness.path)
+            let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+            try await app.test(.live) { client in
+                let port = try #require(client.port)
+                // A blocking socket client on a pool thread, so that it can watch for the answer
+                // between two chunks and stop sending as soon as it arrives.
+                let exchange = try await NIOThreadPool.singleton.runIfActive {
+                    try ChunkedUpload.post(port: port, path: EngineHarness.path, total: total, chunk: 16_384)
+                }
+                #expect(exchange.response.hasPrefix("HTTP/1.1 413"), "\(exchange.response.prefix(80))")
+                #expect(exchange.response.contains("body exceeds \(limit) bytes"))
+                // The answer came long before the body was sent…
+                #expect(exchange.sentBeforeAnswer < 2 * 1_048_576, "sent \(exchange.sentBeforeAnswer) bytes first")
+                // …and the handler read at most the limit plus the chunk that crossed it.
+                #expect(consumed.value > limit)
+                #expect(consumed.value < limit + 1_048_576, "the handler read \(consumed.value) bytes")
+            }
+            #expect(await harness.engine.ledgerSnapshot.deliveries.isEmpty)
+        }
+    }
+}
+
+/// A byte count shared between a request body and the test.
+final class ByteTally: Sendable {
+    private let count = Mutex(0)
+    var value: Int { count.withLock { $0 } }
+    func add(_ bytes: Int) { count.withLock { $0 += bytes } }
+}
+
+/// Counts the request body bytes the route actually pulled from the connection.
+struct BodyProbe<Context: RequestContext>: RouterMiddleware {
+    let tally: ByteTally
+
+    func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        var request = request
+        let tally = self.tally
+        request.body = RequestBody(
+            asyncSequence: request.body.map { buffer in
+                tally.add(buffer.readableBytes)
+                return buffer
+            })
+        return try await next(request, context)
+    }
+}
