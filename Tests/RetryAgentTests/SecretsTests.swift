@@ -52,7 +52,7 @@ struct SecretsTests {
                     source: .configured(rulesPath), store: store, watch: false, logger: logger)
                 let router = try harness.router()
                 AdminRoutes(
-                    engine: harness.engine, metrics: harness.metrics, readiness: Readiness(),
+                    engine: { [engine = harness.engine] in engine }, metrics: harness.metrics, readiness: Readiness(),
                     reload: { await reloader.reload() }, journalPath: harness.journalPath, token: Self.adminToken
                 ).register(on: router)
                 let dispatcher = Dispatcher(
