@@ -15,9 +15,14 @@ enum ChunkedUpload {
         var sentBeforeAnswer: Int
         /// The raw answer: status line, headers and body.
         var response: String
+        /// With `keepSending`: body bytes the server still took after its answer, before the
+        /// connection refused more (or `total` was reached).
+        var sentAfterAnswer = 0
     }
 
-    static func post(port: Int, path: String, total: Int, chunk: Int) throws -> Exchange {
+    /// Sends a chunked body of `total` bytes. With `keepSending`, it goes on sending after the
+    /// answer, as a hostile sender would, until the server closes the connection.
+    static func post(port: Int, path: String, total: Int, chunk: Int, keepSending: Bool = false) throws -> Exchange {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw HarnessError(description: "socket: \(errno)") }
         defer { close(fd) }
@@ -57,7 +62,13 @@ enum ChunkedUpload {
             if count <= 0 { break }
             response += buffer[0..<count]
         }
-        return Exchange(sentBeforeAnswer: sent, response: String(decoding: response, as: UTF8.self))
+        var exchange = Exchange(sentBeforeAnswer: sent, response: String(decoding: response, as: UTF8.self))
+        if keepSending {
+            var after = 0
+            while sent + after < total, sendAll(fd, frame) { after += chunk }
+            exchange.sentAfterAnswer = after
+        }
+        return exchange
     }
 
     private static func sendAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {

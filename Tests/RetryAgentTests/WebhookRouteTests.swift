@@ -330,6 +330,34 @@ struct WebhookRouteTests {
     }
 }
 
+extension WebhookRouteTests {
+    @Test("live: after a 413 the webhook server closes the connection instead of draining the body")
+    func oversizedBodyClosesTheConnection() async throws {
+        let total = 10 * 1024 * 1024
+        try await withEngine { harness in
+            let router = Router()
+            try harness.handler(maxBodyBytes: 65_536).register(on: router, path: EngineHarness.path)
+            let app = Application(
+                router: router, server: WebhookHandler.serverBuilder,
+                configuration: .init(address: .hostname("127.0.0.1", port: 0))
+            )
+            try await app.test(.live) { client in
+                let port = try #require(client.port)
+                let exchange = try await NIOThreadPool.singleton.runIfActive {
+                    try ChunkedUpload.post(
+                        port: port, path: EngineHarness.path, total: total, chunk: 16_384, keepSending: true)
+                }
+                #expect(exchange.response.hasPrefix("HTTP/1.1 413"), "\(exchange.response.prefix(80))")
+                #expect(exchange.response.lowercased().contains("connection: close"))
+                // Socket buffers take some bytes before the reset is seen; the rest of 10 MB is refused.
+                #expect(
+                    exchange.sentBeforeAnswer + exchange.sentAfterAnswer < total / 2,
+                    "the server took \(exchange.sentAfterAnswer) bytes after answering")
+            }
+        }
+    }
+}
+
 /// A byte count shared between a request body and the test.
 final class ByteTally: Sendable {
     private let count = Mutex(0)

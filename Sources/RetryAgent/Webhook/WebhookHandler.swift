@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
 import Logging
 
 /// The webhook front door: body limit, media type, signature, parsing, then the engine.
@@ -29,6 +30,11 @@ public struct WebhookHandler: Sendable {
         self.logger = logger
     }
 
+    /// The HTTP server of the webhook listener: HTTP/1.1 that closes a connection after a 413.
+    public static var serverBuilder: HTTPServerBuilder {
+        .http1(additionalChannelHandlers: [CloseAfterOversizedBody()])
+    }
+
     /// Adds `POST path` (and `POST path/{token}` for url-token senders) to `router`.
     public func register<Context: RequestContext>(on router: Router<Context>, path: String) {
         router.post(RouterPath(path)) { request, _ in
@@ -48,8 +54,7 @@ public struct WebhookHandler: Sendable {
             return Self.json(.unsupportedMediaType, ["error": "Content-Type must be application/json"])
         }
         if let length = request.headers[.contentLength].flatMap(Int.init), length > maxBodyBytes {
-            metrics?.webhook("too_large")
-            return Self.json(.contentTooLarge, ["error": "body exceeds \(maxBodyBytes) bytes"])
+            return tooLarge()
         }
         var request = request
         let body: [UInt8]
@@ -57,8 +62,7 @@ public struct WebhookHandler: Sendable {
             var buffer = try await request.collectBody(upTo: maxBodyBytes)
             body = buffer.readBytes(length: buffer.readableBytes) ?? []
         } catch {
-            metrics?.webhook("too_large")
-            return Self.json(.contentTooLarge, ["error": "body exceeds \(maxBodyBytes) bytes"])
+            return tooLarge()
         }
         let headers = request.headers
         let verdict = verifier.verify(
@@ -127,6 +131,14 @@ public struct WebhookHandler: Sendable {
             response.headers[.retryAfter] = error.reason == .stopping ? "30" : "5"
             return response
         }
+    }
+
+    /// 413; the connection is closed after it (see ``CloseAfterOversizedBody``).
+    private func tooLarge() -> Response {
+        metrics?.webhook("too_large")
+        var response = Self.json(.contentTooLarge, ["error": "body exceeds \(maxBodyBytes) bytes"])
+        response.headers[.connection] = "close"
+        return response
     }
 
     static func isJSON(_ contentType: String?) -> Bool {
