@@ -143,9 +143,15 @@ public final class JournalFile: Sendable {
                 }
                 written += count
             }
-            if sync, let code = faults?.inject(.fsync) { return ("fsync", code) }
+            // A failed fsync leaves the bytes in the file but not known to be durable: cut them
+            // off, so a crash before the retry cannot replay a record that was answered 503.
+            if sync, let code = faults?.inject(.fsync) {
+                _ = ftruncate(state.fd, off_t(state.size))
+                return ("fsync", code)
+            }
             if sync, fdatasync(state.fd) != 0 {
                 let code = errno
+                _ = ftruncate(state.fd, off_t(state.size))
                 return ("fsync", code)
             }
             state.size += Int64(bytes.count)
