@@ -171,11 +171,14 @@ public actor RetryEngine {
         let now = clock.now
         var items: [WorkItem] = []
         if limit > 0, !stopping {
-            for task in ledger.takeDue(now: now, limit: limit) {
+            let due = ledger.takeDue(now: now, limit: limit)
+            for (index, task) in due.enumerated() {
                 let (permitted, transition) = breaker.acquire(now: now)
                 if let transition { journalBreaker(transition, at: now.roundedToMilliseconds) }
                 guard permitted else {
-                    ledger.putBack(task)
+                    // Every task taken and not handed out goes back, not only this one: a task
+                    // left out of the due queue would never be dispatched again.
+                    for waiting in due[index...] { ledger.putBack(waiting) }
                     break
                 }
                 guard let episode = ledger.tasks[task]?.episode else {
