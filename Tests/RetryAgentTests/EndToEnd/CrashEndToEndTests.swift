@@ -161,7 +161,10 @@ private struct SlowDelivery {
 
     /// Whether both ends' queues are empty: everything sent was delivered and the agent read it.
     func headWasRead() throws -> Bool {
-        let table = try String(contentsOfFile: "/proc/net/tcp", encoding: .utf8)
+        // Read to the end: `String(contentsOfFile:)` stops after the first page of a procfs file.
+        guard let file = FileHandle(forReadingAtPath: "/proc/net/tcp") else { return false }
+        defer { try? file.close() }
+        let table = String(decoding: try file.readToEnd() ?? Data(), as: UTF8.self)
         var queues: [String: (tx: Int, rx: Int)] = [:]
         for line in table.split(separator: "\n").dropFirst() {
             let fields = line.split(separator: " ")
