@@ -74,6 +74,9 @@ public actor RetryEngine {
     private let metrics: AgentMetrics?
     private let logger: Logger
     private var stopping = false
+    /// The size of the last snapshot this process wrote; 0 until it writes one, so that a journal
+    /// already above the threshold at start is compacted at its first append instead of growing
+    /// without bound across restarts.
     private var lastCompactedSize: Int64 = 0
     let doorbell = Doorbell()
 
@@ -91,7 +94,6 @@ public actor RetryEngine {
         self.jitter = jitter
         self.classify = classify
         self.breaker = CircuitBreaker(settings: settings.breaker, restoring: ledger.breaker)
-        self.lastCompactedSize = writer.file.size
         metrics?.circuitState.set(ledger.breaker.state.gaugeValue)
     }
 
