@@ -202,6 +202,8 @@ struct AgentSettings: Sendable {
     var openFor = "300ms"
     var maxOpenFor = "1s"
     var logLevel = "info"
+    /// `journal.compact_above_bytes`: small values make the agent compact while under test.
+    var compactAboveBytes = 67_108_864
 }
 
 /// A running agent and where its two listeners are (both bind port 0; the log says which).
@@ -375,7 +377,7 @@ final class EndToEndHarness: Sendable {
             admin_listen: 127.0.0.1:0
             hdp: {base_url: "\(simulatorURL)", timeout: 10s, confirm_status: \(settings.confirmStatus)}
             rules: {path: "\(directory)/rules.yaml", watch: false}
-            journal: {path: "\(journalPath)", fsync: always}
+            journal: {path: "\(journalPath)", fsync: always, compact_above_bytes: \(settings.compactAboveBytes)}
             dispatch: {max_in_flight: \(settings.maxInFlight), rate_per_second: 500, burst: 100}
             circuit_breaker:
               window: 20

@@ -41,7 +41,9 @@ extension EndToEndTests {
                 try await e2e.setFaults(SimulatorFaults(latencyMilliseconds: 20))
                 let acknowledged = AcknowledgedDeliveries()
                 var tasks: [String] = []
-                var agent = try await e2e.startAgent()
+                // Compaction from 32 KiB on, so that kills also land during and between compactions.
+                let settings = AgentSettings(compactAboveBytes: 32_768)
+                var agent = try await e2e.startAgent(settings)
                 var tornTails = 0
                 for cycle in 0..<Self.cycles {
                     // Fresh failed tasks every cycle, so that retries (and kills in the middle of
@@ -71,14 +73,14 @@ extension EndToEndTests {
 
                     if cycle % 4 == 3 {
                         // Now and then, a kill while the restarted agent replays and opens its listeners.
-                        let starting = try e2e.spawnAgent()
+                        let starting = try e2e.spawnAgent(settings)
                         try await Task.sleep(for: .milliseconds(Int.random(in: 0...100)))
                         starting.send(SIGKILL)
                         _ = try await starting.waitForExit()
                         tornTails += try await Self.verify(e2e, cycle: cycle)
                     }
 
-                    agent = try await e2e.startAgent()
+                    agent = try await e2e.startAgent(settings)
                     let journaled = try Self.deliveryIDs(in: e2e.journal())
                     let lost = acknowledged.all.filter { !journaled.contains($0.id) }.map(\.id)
                     #expect(lost.isEmpty, "cycle \(cycle): acknowledged deliveries missing after restart: \(lost)")
