@@ -102,10 +102,11 @@ extension EndToEndTests {
                 let verify = try await e2e.tool(["journal", "verify", "--journal", e2e.journalPath])
                 #expect(verify.status == 0)
                 #expect(verify.output.contains(" 0 corrupt"))
+                let logs = try Self.logSummary(in: e2e.directory)
                 print(
                     "crash loop: \(Self.cycles) kills under load, \(acknowledged.all.count) acknowledged deliveries, "
                         + "\(acknowledgedTasks.count) tasks, \(calls.retry.accepted) accepted retries, "
-                        + "\(try Self.interruptedAttempts(in: e2e.directory)) interrupted attempts found by restarts, "
+                        + "\(logs.interrupted) interrupted attempts found by restarts, \(logs.compactions) compactions, "
                         + "\(tornTails) torn tails")
             }
         }
@@ -118,17 +119,21 @@ extension EndToEndTests {
             return verify.output.contains("torn tail") ? 1 : 0
         }
 
-        /// The interrupted attempts the restarted agents found, from their "journal replayed" lines.
-        static func interruptedAttempts(in directory: String) throws -> Int {
-            var total = 0
+        /// What the agents' logs say happened: interrupted attempts found at replay (from the
+        /// "journal replayed" lines) and compactions queued.
+        static func logSummary(in directory: String) throws -> (interrupted: Int, compactions: Int) {
+            var summary = (interrupted: 0, compactions: 0)
             for name in try FileManager.default.contentsOfDirectory(atPath: directory) where name.hasPrefix("agent-") {
                 let log = try String(contentsOfFile: directory + "/" + name, encoding: .utf8)
-                for line in log.split(separator: "\n") where line.contains(#""message":"journal replayed""#) {
-                    guard let range = line.range(of: #""interrupted":""#) else { continue }
-                    total += Int(line[range.upperBound...].prefix { $0.isNumber }) ?? 0
+                for line in log.split(separator: "\n") {
+                    if line.contains(#""message":"journal compaction queued""#) { summary.compactions += 1 }
+                    guard line.contains(#""message":"journal replayed""#),
+                        let range = line.range(of: #""interrupted":""#)
+                    else { continue }
+                    summary.interrupted += Int(line[range.upperBound...].prefix { $0.isNumber }) ?? 0
                 }
             }
-            return total
+            return summary
         }
 
         /// One sender: new deliveries, mostly for this cycle's fresh tasks, some for older ones
