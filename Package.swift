@@ -81,6 +81,7 @@ let package = Package(
                 "RetryAgent",
                 "HDPSimulator",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             exclude: ["Vectors/generate_standard_webhooks.py"]
         ),

@@ -74,6 +74,9 @@ public actor RetryEngine {
     private let metrics: AgentMetrics?
     private let logger: Logger
     private var stopping = false
+    /// The size of the last snapshot this process wrote; 0 until it writes one, so that a journal
+    /// already above the threshold at start is compacted at its first append instead of growing
+    /// without bound across restarts.
     private var lastCompactedSize: Int64 = 0
     let doorbell = Doorbell()
 
@@ -91,7 +94,6 @@ public actor RetryEngine {
         self.jitter = jitter
         self.classify = classify
         self.breaker = CircuitBreaker(settings: settings.breaker, restoring: ledger.breaker)
-        self.lastCompactedSize = writer.file.size
         metrics?.circuitState.set(ledger.breaker.state.gaugeValue)
     }
 
@@ -171,11 +173,14 @@ public actor RetryEngine {
         let now = clock.now
         var items: [WorkItem] = []
         if limit > 0, !stopping {
-            for task in ledger.takeDue(now: now, limit: limit) {
+            let due = ledger.takeDue(now: now, limit: limit)
+            for (index, task) in due.enumerated() {
                 let (permitted, transition) = breaker.acquire(now: now)
                 if let transition { journalBreaker(transition, at: now.roundedToMilliseconds) }
                 guard permitted else {
-                    ledger.putBack(task)
+                    // Every task taken and not handed out goes back, not only this one: a task
+                    // left out of the due queue would never be dispatched again.
+                    for waiting in due[index...] { ledger.putBack(waiting) }
                     break
                 }
                 guard let episode = ledger.tasks[task]?.episode else {
