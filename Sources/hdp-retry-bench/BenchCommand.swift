@@ -32,6 +32,9 @@ struct ReplayCommand: ParsableCommand {
     @Option(help: "Keep the generated journal at this path instead of a temporary file.")
     var keep: String?
 
+    @Option(help: "Measure a copy of this existing journal instead of generating one.")
+    var journal: String?
+
     func validate() throws {
         guard records > 0, tasks > 0, hours > 0 else {
             throw ValidationError("--records, --tasks and --hours must be positive")
@@ -39,7 +42,8 @@ struct ReplayCommand: ParsableCommand {
     }
 
     func run() throws {
-        var benchmark = ReplayBenchmark(records: records, tasks: tasks, hours: hours, seed: seed, keep: keep)
+        var benchmark = ReplayBenchmark(
+            records: records, tasks: tasks, hours: hours, seed: seed, keep: keep, journal: journal)
         do {
             try benchmark.run()
         } catch let error as BenchmarkError {

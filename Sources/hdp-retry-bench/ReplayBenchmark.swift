@@ -1,5 +1,6 @@
 import Foundation
 import RetryAgent
+import Synchronization
 
 /// The `replay` benchmark: generate a journal, then time each layer of replay on it, measure the
 /// memory the replayed state takes, compact it and replay the snapshot.
@@ -9,6 +10,8 @@ struct ReplayBenchmark {
     var hours: Double
     var seed: UInt64
     var keep: String?
+    /// An existing journal to measure instead of a generated one.
+    var journal: String?
 
     /// One line of the results table.
     struct Row {
@@ -17,6 +20,8 @@ struct ReplayBenchmark {
         var bytes: Int
         var seconds: Double
         var note: String = ""
+        /// Wall-clock seconds, for reference (``seconds`` is CPU time).
+        var wallSeconds: Double? = lastWallSeconds.withLock { $0 }
     }
 
     private(set) var rows: [Row] = []
@@ -26,27 +31,28 @@ struct ReplayBenchmark {
         let directory = NSTemporaryDirectory() + "hdp-retry-bench-\(getpid())"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let path = keep ?? directory + "/journal.jsonl"
+        let path = (journal == nil ? keep : nil) ?? directory + "/journal.jsonl"
         let compactedPath = directory + "/compacted.jsonl"
 
-        let (lastTime, written) = try generate(into: path)
+        if let journal {
+            // An existing journal is measured on a copy: replay may cut a torn tail off.
+            try FileManager.default.copyItem(atPath: journal, toPath: path)
+            notes.append("journal: a copy of \(journal)")
+        } else {
+            try generate(into: path)
+        }
         ProcessMemory.trim()
 
         let file = try JournalFile(path: path)
-        let (bytes, readSeconds) = measure { try? file.readAll() }
-        guard let bytes, bytes.count == written else {
-            throw BenchmarkError("could not read back \(path)")
-        }
-        rows.append(Row(phase: "read file (readAll)", records: records, bytes: bytes.count, seconds: readSeconds))
-        layers(bytes)
-        let lineCount = rows.last?.records ?? 0
+        // The layers work on the whole file in memory; it is gone before the full replay.
+        let (lines, size, lastTime) = try readAndLayers(file)
 
         // Full replay, as the agent does at start, with the memory it leaves behind.
         let (ledger, replayRow, memory) = try replayMeasured(file, phase: "replay: + Ledger.apply (full)")
         rows.append(replayRow)
         notes.append(memory.describe(tasks: ledger.tasks.count, deliveries: ledger.deliveries.count, what: "journal"))
-        if ledger.lastSeq != UInt64(lineCount) {
-            throw BenchmarkError("replay stopped at seq \(ledger.lastSeq) of \(lineCount)")
+        if journal == nil, ledger.lastSeq != UInt64(lines) {
+            throw BenchmarkError("replay stopped at seq \(ledger.lastSeq) of \(lines)")
         }
 
         // Compaction, then the replay of the snapshot.
@@ -58,7 +64,7 @@ struct ReplayBenchmark {
             Row(
                 phase: "compaction: snapshot encode", records: snapshotLines, bytes: snapshot.count,
                 seconds: snapshotSeconds,
-                note: String(format: "%.1f%% of the journal", 100 * Double(snapshot.count) / Double(written))))
+                note: String(format: "%.1f%% of the journal", 100 * Double(snapshot.count) / Double(size))))
         try Data(snapshot).write(to: URL(fileURLWithPath: compactedPath))
         let expected = Fingerprint(compacted)
         compacted = Ledger(dedupWindow: .seconds(1))
@@ -74,11 +80,26 @@ struct ReplayBenchmark {
         guard Fingerprint(replayed) == expected else {
             throw BenchmarkError("the compacted journal does not replay to the same state")
         }
+        _ = consume replayed
+        try applyAlone(file)
         if let keep { notes.append("journal kept at \(keep)") }
     }
 
-    /// Writes the generated journal; returns the time of its last record and its size.
-    private mutating func generate(into path: String) throws -> (Date, Int) {
+    /// Times `Ledger.apply` by itself, on records decoded beforehand (last, as holding every
+    /// record in memory at once would distort the memory figures).
+    private mutating func applyAlone(_ file: JournalFile) throws {
+        var records: [JournalRecord] = []
+        _ = try JournalReader.replay(file) { records.append($0) }
+        var ledger = Ledger(dedupWindow: .seconds(86_400))
+        let (_, seconds) = measure { for record in records { ledger.apply(record) } }
+        rows.append(
+            Row(
+                phase: "Ledger.apply alone (pre-decoded records)", records: records.count, bytes: 0, seconds: seconds,
+                note: "the fold itself, in Ledger.swift"))
+    }
+
+    /// Writes the generated journal.
+    private mutating func generate(into path: String) throws {
         _ = FileManager.default.createFile(atPath: path, contents: nil)
         guard let handle = FileHandle(forWritingAtPath: path) else { throw BenchmarkError("cannot write \(path)") }
         defer { try? handle.close() }
@@ -93,7 +114,7 @@ struct ReplayBenchmark {
         rows.append(
             Row(
                 phase: "  of which JournalCodec.encode", records: generator.records, bytes: generator.bytes,
-                seconds: Double(generator.encodeNanoseconds) / 1e9))
+                seconds: Double(generator.encodeNanoseconds) / 1e9, wallSeconds: nil))
         let mix = generator.counts.sorted { $0.value > $1.value }.map { "\($0.key) \($0.value)" }
         notes.append("record mix: " + mix.joined(separator: ", "))
         notes.append(
@@ -101,11 +122,19 @@ struct ReplayBenchmark {
                 format: "journal: %d records, %.1f MB, %.0f bytes/record, %.1f simulated hours",
                 generator.records, Double(generator.bytes) / 1e6, Double(generator.bytes) / Double(generator.records),
                 hours))
-        return (generator.time.roundedToMilliseconds, generator.bytes)
     }
 
-    /// Times replay one layer at a time over bytes already in memory.
-    private mutating func layers(_ bytes: [UInt8]) {
+    private mutating func readAndLayers(_ file: JournalFile) throws -> (lines: Int, size: Int, latest: Date) {
+        let (bytes, readSeconds) = measure { try? file.readAll() }
+        guard let bytes else { throw BenchmarkError("could not read back \(file.path)") }
+        let lines = bytes.count { $0 == 0x0A }
+        rows.append(Row(phase: "read file (readAll)", records: lines, bytes: bytes.count, seconds: readSeconds))
+        return (lines, bytes.count, layers(bytes))
+    }
+
+    /// Times replay one layer at a time over bytes already in memory; returns the time of the
+    /// latest record (the "now" of the compaction that follows).
+    private mutating func layers(_ bytes: [UInt8]) -> Date {
         var lines = 0
         var good = 0
         let (_, crcSeconds) = measure {
@@ -130,7 +159,13 @@ struct ReplayBenchmark {
                 phase: "replay: + generic JSONParser tree", records: parsed, bytes: bytes.count, seconds: parseSeconds,
                 note: "reference: not on the replay path when the fast decoder applies"))
         var decoded = 0
-        let (_, decodeSeconds) = measure { JournalReader.scan(bytes) { _ in decoded += 1 } }
+        var latest = Date(timeIntervalSince1970: 0)
+        let (_, decodeSeconds) = measure {
+            JournalReader.scan(bytes) { record in
+                decoded += 1
+                latest = max(latest, record.time)
+            }
+        }
         rows.append(
             Row(
                 phase: "replay: + decode to JournalRecord", records: decoded, bytes: bytes.count,
@@ -138,6 +173,7 @@ struct ReplayBenchmark {
         if good != lines || decoded != lines {
             notes.append("warning: \(lines) lines, \(good) checksums matched, \(decoded) decoded")
         }
+        return latest
     }
 
     private static func forEachLine(_ buffer: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> Void) {
@@ -208,18 +244,20 @@ struct ReplayBenchmark {
             return left ? text + padding : padding + text
         }
         var lines = [
-            pad("phase", 44, left: true) + pad("records", 10) + pad("seconds", 10) + pad("records/s", 12)
-                + pad("MB/s", 9)
+            pad("phase", 44, left: true) + pad("records", 10) + pad("cpu s", 9) + pad("wall s", 9)
+                + pad("records/s", 12) + pad("MB/s", 9)
         ]
         for row in rows {
             let rate = row.seconds > 0 ? Double(row.records) / row.seconds : 0
             let megabytes = row.seconds > 0 ? Double(row.bytes) / 1e6 / row.seconds : 0
             lines.append(
                 pad(row.phase, 44, left: true) + pad("\(row.records)", 10)
-                    + pad(String(format: "%.3f", row.seconds), 10)
+                    + pad(String(format: "%.3f", row.seconds), 9)
+                    + pad(row.wallSeconds.map { String(format: "%.3f", $0) } ?? "-", 9)
                     + pad(String(format: "%.0f", rate), 12) + pad(String(format: "%.1f", megabytes), 9)
                     + (row.note.isEmpty ? "" : "  " + row.note))
         }
+        lines.append("(rates are per CPU second; the benchmark runs on one thread)")
         lines.append("")
         lines.append(contentsOf: notes)
         return lines.joined(separator: "\n")
@@ -232,9 +270,26 @@ struct BenchmarkError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// Runs `body` and returns its result with the wall-clock seconds it took.
+/// Runs `body` and returns its result with the seconds it took.
+///
+/// The seconds are the process's CPU time, not wall-clock time: the benchmark is single-threaded,
+/// and on a shared machine CPU time is what stays comparable between runs (the wall-clock time
+/// is kept in ``lastWallSeconds`` for the table).
 func measure<T>(_ body: () throws -> T) rethrows -> (T, Double) {
-    let start = DispatchTime.now().uptimeNanoseconds
+    let wallStart = DispatchTime.now().uptimeNanoseconds
+    let cpuStart = cpuNanoseconds()
     let value = try body()
-    return (value, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+    let cpu = Double(cpuNanoseconds() - cpuStart) / 1e9
+    lastWallSeconds.withLock { $0 = Double(DispatchTime.now().uptimeNanoseconds - wallStart) / 1e9 }
+    return (value, cpu)
+}
+
+/// The wall-clock seconds of the last ``measure(_:)``.
+let lastWallSeconds = Mutex<Double>(0)
+
+/// CPU time used by the process so far.
+func cpuNanoseconds() -> UInt64 {
+    var time = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &time)
+    return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
 }
