@@ -51,6 +51,10 @@ struct ReplayBenchmark {
         let (ledger, replayRow, memory) = try replayMeasured(file, phase: "replay: + Ledger.apply (full)")
         rows.append(replayRow)
         notes.append(memory.describe(tasks: ledger.tasks.count, deliveries: ledger.deliveries.count, what: "journal"))
+        notes.append(
+            "layout: TaskEntry \(MemoryLayout<TaskEntry>.stride) B inline (Episode \(MemoryLayout<Episode?>.stride) B of it), "
+                + "SeenDelivery \(MemoryLayout<SeenDelivery>.stride) B; tasks table capacity \(ledger.tasks.capacity), "
+                + "deliveries table capacity \(ledger.deliveries.capacity)")
         if journal == nil, ledger.lastSeq != UInt64(lines) {
             throw BenchmarkError("replay stopped at seq \(ledger.lastSeq) of \(lines)")
         }
