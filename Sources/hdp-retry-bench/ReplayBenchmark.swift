@@ -5,10 +5,15 @@ import Synchronization
 /// The `replay` benchmark: generate a journal, then time each layer of replay on it, measure the
 /// memory the replayed state takes, compact it and replay the snapshot.
 struct ReplayBenchmark {
+    /// Records to generate.
     var records: Int
+    /// Distinct tasks the generated notices are about.
     var tasks: Int
+    /// Simulated hours the generated journal spans.
     var hours: Double
+    /// The generator's seed.
     var seed: UInt64
+    /// Where to keep the generated journal, if anywhere.
     var keep: String?
     /// An existing journal to measure instead of a generated one.
     var journal: String?
@@ -18,13 +23,16 @@ struct ReplayBenchmark {
         var phase: String
         var records: Int
         var bytes: Int
+        /// CPU seconds.
         var seconds: Double
         var note: String = ""
         /// Wall-clock seconds, for reference (``seconds`` is CPU time).
         var wallSeconds: Double? = lastWallSeconds.withLock { $0 }
     }
 
+    /// The results table, in the order measured.
     private(set) var rows: [Row] = []
+    /// Lines printed under the table (record mix, memory, layout).
     private(set) var notes: [String] = []
 
     mutating func run() throws {

@@ -2,7 +2,9 @@ extension JournalCodec {
     /// Up to 40 bytes packed into five words, with their count: a key that is hashed and
     /// compared without allocating (a ULID is 26 bytes, a UUID 36).
     struct ByteKey: Equatable {
+        /// The bytes, zero-padded.
         var words: (UInt64, UInt64, UInt64, UInt64, UInt64)
+        /// How many of them there are (so that trailing zero bytes still count).
         var count: Int
 
         /// `nil` for more than 40 bytes.
@@ -14,6 +16,7 @@ extension JournalCodec {
             count = bytes.count
         }
 
+        /// Same count, same bytes.
         static func == (lhs: ByteKey, rhs: ByteKey) -> Bool {
             lhs.count == rhs.count && lhs.words.0 == rhs.words.0 && lhs.words.1 == rhs.words.1
                 && lhs.words.2 == rhs.words.2 && lhs.words.3 == rhs.words.3 && lhs.words.4 == rhs.words.4
@@ -41,11 +44,13 @@ extension JournalCodec {
         private var keys: [ByteKey?]
         private var values: [Value?]
         private var mask: Int
+        /// Entries held.
         private(set) var count = 0
         private let limit: Int
         /// Drawn when the table first grows, so that a decoder made for one line costs nothing.
         private var seed: UInt64 = 0
 
+        /// An empty table that will hold at most `limit` entries.
         init(limit: Int) {
             self.limit = limit
             keys = []
@@ -53,6 +58,7 @@ extension JournalCodec {
             mask = -1
         }
 
+        /// The value stored for `key`.
         subscript(key: ByteKey) -> Value? {
             guard mask >= 0 else { return nil }
             var slot = Int(truncatingIfNeeded: key.hash(seed: seed)) & mask

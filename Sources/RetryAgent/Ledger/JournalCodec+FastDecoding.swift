@@ -46,6 +46,7 @@ extension JournalCodec {
 /// The tokens of the canonical shape: each method consumes one token and answers `nil` (or
 /// `false`) when the bytes are not what the encoder writes there.
 extension JournalCodec.FastDecoder {
+    /// The current line.
     var bytes: UnsafeRawBufferPointer { cursor.bytes }
 
     /// Consumes `text` when the bytes at the cursor are exactly it.
@@ -109,6 +110,7 @@ extension JournalCodec.FastDecoder {
         return word
     }
 
+    /// A string, escapes and all, read by the general lexer.
     mutating func string() -> String? {
         guard cursor.index < bytes.count, bytes[cursor.index] == UInt8(ascii: "\"") else { return nil }
         return try? cursor.string()
@@ -124,6 +126,7 @@ extension JournalCodec.FastDecoder {
         return Int(value)
     }
 
+    /// A number as ``JournalCodec/Fields/double(_:)`` reads it.
     mutating func double() -> Double? {
         guard cursor.index < bytes.count else { return nil }
         let first = bytes[cursor.index]
@@ -131,11 +134,13 @@ extension JournalCodec.FastDecoder {
         return try? cursor.number()
     }
 
+    /// A timestamp; the journal's own shape takes the integer-only path of ``ISO8601``.
     mutating func date() -> Date? {
         guard let text = plainString() else { return nil }
         return ISO8601.parse(utf8: text)
     }
 
+    /// `true` or `false`.
     mutating func bool() -> Bool? {
         if literal("true") { return true }
         if literal("false") { return false }
@@ -183,31 +188,35 @@ extension JournalCodec.FastDecoder {
         return .zero + .nanoseconds(Int64((seconds * 1e9).rounded()))
     }
 
-    // Optional fields: absent is nil; present must read, or the whole line falls back.
-
+    /// An optional string member: `.some(nil)` when absent, `nil` when present but not
+    /// readable (the whole line then falls back to the general path).
     mutating func optionalString(_ name: StaticString) -> String?? {
         guard key(name, first: false) else { return .some(nil) }
         guard let value = string() else { return nil }
         return .some(value)
     }
 
+    /// An optional interned string member.
     mutating func optionalWord(_ name: StaticString) -> String?? {
         guard key(name, first: false) else { return .some(nil) }
         guard let value = word() else { return nil }
         return .some(value)
     }
 
+    /// An optional integer member.
     mutating func optionalInt(_ name: StaticString) -> Int?? {
         guard key(name, first: false) else { return .some(nil) }
         guard let value = int() else { return nil }
         return .some(value)
     }
 
+    /// An optional timestamp member.
     mutating func optionalDate(_ name: StaticString) -> Date?? {
         guard key(name, first: false) else { return .some(nil) }
         guard let value = date() else { return nil }
         return .some(value)
     }
 
+    /// The closing brace of the current object.
     mutating func endObject() -> Bool { literal("}") }
 }
