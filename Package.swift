@@ -61,6 +61,13 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .executableTarget(
+            name: "hdp-retry-bench",
+            dependencies: [
+                "RetryAgent",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         .target(
             name: "HDPSimulator",
             dependencies: [

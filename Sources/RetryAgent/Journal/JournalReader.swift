@@ -1,5 +1,13 @@
 import Foundation
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// What a replay found.
 public struct ReplayReport: Sendable, Hashable {
     /// Records applied.
@@ -41,67 +49,75 @@ public enum JournalReader {
     /// Sequence numbers must increase; records of a compaction snapshot share the number of the
     /// last record they summarise, so equal numbers are allowed for snapshot records only.
     public static func scan(_ bytes: [UInt8], apply: (JournalRecord) -> Void) -> Scan {
-        var scan = Scan()
-        var pendingBad: [BadLine] = []
-        var lastSeq: UInt64 = 0
-        var lineNumber = 0
-        bytes.withUnsafeBytes { buffer in
-            var start = 0
-            while start < buffer.count {
-                lineNumber += 1
-                var end = start
-                while end < buffer.count, buffer[end] != 0x0A { end += 1 }
-                let complete = end < buffer.count
-                let line = UnsafeRawBufferPointer(rebasing: buffer[start..<end])
-                var problem: String?
-                if !complete {
-                    problem = "incomplete last line (no newline)"
-                } else {
-                    do throws(JournalCodec.DecodeError) {
-                        let record = try JournalCodec.decode(line)
-                        let isSnapshot: Bool
-                        switch record.body {
-                        case .taskSnapshot, .deliveriesSnapshot, .breaker: isSnapshot = true
-                        default: isSnapshot = false
-                        }
-                        if record.seq < lastSeq || (record.seq == lastSeq && !isSnapshot) {
-                            problem = "sequence number \(record.seq) does not follow \(lastSeq)"
-                        } else {
-                            // Readable lines after unreadable ones: those were corruption, not a torn tail.
-                            scan.corrupt.append(contentsOf: pendingBad)
-                            pendingBad.removeAll()
-                            lastSeq = record.seq
-                            apply(record)
-                            scan.records += 1
-                            scan.goodLength = end + 1
-                        }
-                    } catch {
-                        problem = error.message
-                    }
-                }
-                if let problem {
-                    pendingBad.append(BadLine(line: lineNumber, offset: start, length: end - start, problem: problem))
-                }
-                start = complete ? end + 1 : end
-            }
-        }
-        if let first = pendingBad.first {
-            if scan.corrupt.isEmpty {
-                scan.tornTail = first.offset..<bytes.count
-            } else {
-                // Corruption in the middle and unreadable bytes at the end: all of it is corrupt.
-                scan.corrupt.append(contentsOf: pendingBad)
-            }
-        }
-        return scan
+        var scanner = Scanner()
+        let consumed = bytes.withUnsafeBytes { scanner.feed($0, at: 0, apply: apply) }
+        return scanner.finish(tail: consumed..<bytes.count)
     }
+
+    /// Bytes read from the file at a time by ``replay(_:apply:)``: the journal is never held in
+    /// memory whole, so replay's peak memory is the state it builds plus this.
+    static let chunkSize = 4 << 20
 
     /// Replays the journal into `apply`: cuts a torn tail off (keeping it beside the journal as
     /// `<journal>.torn-<unix ms>`), and refuses corruption in the middle with the file and line.
+    ///
+    /// The file is read in chunks of ``chunkSize`` bytes (a longer line grows the buffer), and
+    /// each line is decoded as it comes.
     public static func replay(_ file: JournalFile, apply: (JournalRecord) -> Void) throws(JournalError) -> ReplayReport
     {
-        let bytes = try file.readAll()
-        let scan = scan(bytes, apply: apply)
+        try replay(file, chunkSize: chunkSize, apply: apply)
+    }
+
+    /// ``replay(_:apply:)`` reading `chunkSize` bytes at a time (tests use tiny chunks so that
+    /// lines straddle them).
+    static func replay(
+        _ file: JournalFile, chunkSize: Int, apply: (JournalRecord) -> Void
+    ) throws(JournalError)
+        -> ReplayReport
+    {
+        let fd = open(file.path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            let code = errno
+            throw .io("cannot read \(file.path): \(String(cString: strerror(code)))", errno: code)
+        }
+        defer { close(fd) }
+        var scanner = Scanner()
+        var capacity = max(chunkSize, 1)
+        var storage = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 16)
+        defer { storage.deallocate() }
+        // `storage[0..<filled]` holds the file's bytes from offset `base`.
+        var base = 0
+        var filled = 0
+        while true {
+            if filled == capacity {
+                capacity *= 2
+                let larger = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 16)
+                larger.copyMemory(from: UnsafeRawBufferPointer(rebasing: storage[0..<filled]))
+                storage.deallocate()
+                storage = larger
+            }
+            let count = pread(
+                fd, storage.baseAddress.unsafelyUnwrapped + filled, capacity - filled, off_t(base + filled))
+            if count < 0 {
+                let code = errno
+                if code == EINTR { continue }
+                throw .io("cannot read \(file.path): \(String(cString: strerror(code)))", errno: code)
+            }
+            if count == 0 { break }
+            filled += count
+            let consumed = scanner.feed(UnsafeRawBufferPointer(rebasing: storage[0..<filled]), at: base, apply: apply)
+            if consumed > 0 {
+                let remaining = filled - consumed
+                if remaining > 0 {
+                    memmove(
+                        storage.baseAddress.unsafelyUnwrapped, storage.baseAddress.unsafelyUnwrapped + consumed,
+                        remaining)
+                }
+                base += consumed
+                filled = remaining
+            }
+        }
+        let scan = scanner.finish(tail: base..<(base + filled))
         if let bad = scan.corrupt.first {
             throw .corrupt(
                 "\(file.path):\(bad.line): unreadable record (\(bad.problem)); \(scan.corrupt.count) bad line(s) in the middle of the journal. Run `hdp-retry-agent journal repair --journal \(file.path)` to set them aside."
@@ -110,8 +126,20 @@ public enum JournalReader {
         var report = ReplayReport(records: scan.records, bytes: Int64(scan.goodLength))
         if let torn = scan.tornTail {
             let sidePath = "\(file.path).torn-\(Int64(Date().timeIntervalSince1970 * 1000))"
+            var tail = [UInt8](repeating: 0, count: torn.count)
+            var offset = 0
+            while offset < torn.count {
+                let count = tail.withUnsafeMutableBytes {
+                    pread(
+                        fd, $0.baseAddress.unsafelyUnwrapped + offset, torn.count - offset,
+                        off_t(torn.lowerBound + offset))
+                }
+                if count < 0, errno == EINTR { continue }
+                guard count > 0 else { break }
+                offset += count
+            }
             do {
-                try Data(bytes[torn]).write(to: URL(fileURLWithPath: sidePath))
+                try Data(tail[0..<offset]).write(to: URL(fileURLWithPath: sidePath))
             } catch {
                 throw .io("cannot keep the torn tail aside in \(sidePath): \(error.localizedDescription)", errno: 5)
             }
@@ -120,5 +148,81 @@ public enum JournalReader {
             report.tornTailSavedTo = sidePath
         }
         return report
+    }
+
+    /// The scanning state carried from one chunk of the file to the next.
+    struct Scanner {
+        private var scan = Scan()
+        private var pendingBad: [BadLine] = []
+        private var lastSeq: UInt64 = 0
+        private var lineNumber = 0
+        private var decoder = JournalCodec.FastDecoder()
+
+        /// Decodes the complete lines of `buffer`, which holds the file's bytes from offset
+        /// `base`; returns how many bytes that was (through the last newline).
+        mutating func feed(_ buffer: UnsafeRawBufferPointer, at base: Int, apply: (JournalRecord) -> Void) -> Int {
+            guard let start = buffer.baseAddress else { return 0 }
+            var lineStart = 0
+            while lineStart < buffer.count,
+                let newline = memchr(start + lineStart, 0x0A, buffer.count - lineStart)
+            {
+                let lineEnd = UnsafeRawPointer(newline) - start
+                lineNumber += 1
+                let line = UnsafeRawBufferPointer(rebasing: buffer[lineStart..<lineEnd])
+                var problem: String?
+                do throws(JournalCodec.DecodeError) {
+                    let record = try JournalCodec.decode(line, using: &decoder)
+                    let isSnapshot: Bool
+                    switch record.body {
+                    case .taskSnapshot, .deliveriesSnapshot, .breaker: isSnapshot = true
+                    default: isSnapshot = false
+                    }
+                    if record.seq < lastSeq || (record.seq == lastSeq && !isSnapshot) {
+                        problem = "sequence number \(record.seq) does not follow \(lastSeq)"
+                    } else {
+                        // Readable lines after unreadable ones: those were corruption, not a torn tail.
+                        if !pendingBad.isEmpty {
+                            scan.corrupt.append(contentsOf: pendingBad)
+                            pendingBad.removeAll()
+                        }
+                        lastSeq = record.seq
+                        apply(record)
+                        scan.records += 1
+                        scan.goodLength = base + lineEnd + 1
+                    }
+                } catch {
+                    problem = error.message
+                }
+                if let problem {
+                    pendingBad.append(
+                        BadLine(
+                            line: lineNumber, offset: base + lineStart, length: lineEnd - lineStart, problem: problem))
+                }
+                lineStart = lineEnd + 1
+            }
+            return lineStart
+        }
+
+        /// Ends the scan: `tail` holds the file's bytes after the last newline (a line cut short
+        /// when not empty), and its upper bound is the end of the file.
+        mutating func finish(tail: Range<Int>) -> Scan {
+            if !tail.isEmpty {
+                lineNumber += 1
+                pendingBad.append(
+                    BadLine(
+                        line: lineNumber, offset: tail.lowerBound, length: tail.count,
+                        problem: "incomplete last line (no newline)"))
+            }
+            if let first = pendingBad.first {
+                if scan.corrupt.isEmpty {
+                    scan.tornTail = first.offset..<tail.upperBound
+                } else {
+                    // Corruption in the middle and unreadable bytes at the end: all of it is corrupt.
+                    scan.corrupt.append(contentsOf: pendingBad)
+                }
+                pendingBad.removeAll()
+            }
+            return scan
+        }
     }
 }

@@ -136,8 +136,10 @@ extension JournalCodec {
             var episode: Episode?
             if let value = data.members["episode"], value != .null {
                 let fields = try Fields(value, "episode")
+                let openedSeq = try fields.int("opened_seq")
+                guard openedSeq >= 0 else { throw fields.fail("opened_seq") }
                 episode = Episode(
-                    openedSeq: UInt64(try fields.int("opened_seq")), openedAt: try fields.date("opened_at"),
+                    openedSeq: UInt64(openedSeq), openedAt: try fields.date("opened_at"),
                     correlationID: try fields.string("correlation_id"),
                     schedule: try schedule(fields.members["schedule"]),
                     status: try fields.string("status"), error: try fields.optionalString("error"),

@@ -54,12 +54,13 @@ public enum JournalCodec {
 
     /// Whether the line's checksum matches (the line without its newline).
     public static func checksumMatches(_ line: UnsafeRawBufferPointer) -> Bool {
-        guard line.count > suffixLength + 2 else { return false }
+        guard line.count > suffixLength + 2, let base = line.baseAddress else { return false }
         let bodyEnd = line.count - suffixLength
-        for (offset, byte) in crcPrefix.enumerated() where line[bodyEnd + offset] != byte { return false }
-        guard line[line.count - 2] == UInt8(ascii: "\""), line[line.count - 1] == UInt8(ascii: "}") else {
-            return false
+        let prefixMatches = crcPrefix.withUnsafeBytes { prefix in
+            memcmp(base + bodyEnd, prefix.baseAddress.unsafelyUnwrapped, prefix.count) == 0
         }
+        guard prefixMatches, line[line.count - 2] == UInt8(ascii: "\""), line[line.count - 1] == UInt8(ascii: "}")
+        else { return false }
         var stored: UInt32 = 0
         for index in (bodyEnd + crcPrefix.count)..<(line.count - 2) {
             let byte = line[index]
@@ -76,7 +77,27 @@ public enum JournalCodec {
 
     /// Decodes one line (without its newline); verifies the checksum first.
     public static func decode(_ line: UnsafeRawBufferPointer) throws(DecodeError) -> JournalRecord {
+        var decoder = FastDecoder()
+        return try decode(line, using: &decoder)
+    }
+
+    /// Decodes one line with `decoder`, which keeps what it learns (validated task ids) for the
+    /// next lines of the same replay. A line in the encoder's exact shape is read by the fast
+    /// decoder; any other line (older spellings, hand edits, errors) by the general path, which
+    /// has the last word.
+    static func decode(
+        _ line: UnsafeRawBufferPointer, using decoder: inout FastDecoder
+    ) throws(DecodeError)
+        -> JournalRecord
+    {
         guard checksumMatches(line) else { throw DecodeError(message: "checksum mismatch") }
+        if let record = decoder.record(line) { return record }
+        return try decodeGeneral(line)
+    }
+
+    /// Decodes a line whose checksum matched through the general path: a `JSONValue` tree, then
+    /// fields by name in any order.
+    static func decodeGeneral(_ line: UnsafeRawBufferPointer) throws(DecodeError) -> JournalRecord {
         let json: JSONValue
         do {
             json = try JSONParser.parse(line)

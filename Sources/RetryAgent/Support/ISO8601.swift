@@ -40,7 +40,55 @@ public enum ISO8601 {
 
     /// The instant `text` denotes, or `nil` when it is not such a date-time.
     public static func parse(_ text: String) -> Date? {
-        let bytes = Array(text.utf8)
+        var text = text
+        return text.withUTF8 { parse(utf8: UnsafeRawBufferPointer($0)) }
+    }
+
+    /// The instant the UTF-8 `bytes` denote, or `nil` when they are not such a date-time.
+    ///
+    /// The journal's own shape, `YYYY-MM-DDTHH:MM:SS.mmmZ` (24 bytes), is read by a fixed-offset
+    /// path with integer arithmetic only, then everything else by the general reader; both give
+    /// the same instant for the same text (`ISO8601Tests` checks it on a generated table).
+    public static func parse(utf8 bytes: UnsafeRawBufferPointer) -> Date? {
+        if let milliseconds = journalShapeMilliseconds(bytes) { return Date(millisecondsSince1970: milliseconds) }
+        return parseGeneral(utf8: bytes)
+    }
+
+    /// Milliseconds since 1970 of exactly `YYYY-MM-DDTHH:MM:SS.mmmZ`; `nil` for any other shape
+    /// and for out-of-range fields.
+    static func journalShapeMilliseconds(_ bytes: UnsafeRawBufferPointer) -> Int64? {
+        guard bytes.count == 24, bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"),
+            bytes[10] == UInt8(ascii: "T"), bytes[13] == UInt8(ascii: ":"), bytes[16] == UInt8(ascii: ":"),
+            bytes[19] == UInt8(ascii: "."), bytes[23] == UInt8(ascii: "Z")
+        else { return nil }
+        // Every other byte must be a digit: subtracting "0" leaves 0...9 only for digits.
+        var valid = true
+        func digits(_ start: Int, _ count: Int) -> Int {
+            var value = 0
+            for index in start..<(start + count) {
+                let digit = bytes[index] &- 48
+                valid = valid && digit <= 9
+                value = value &* 10 &+ Int(digit)
+            }
+            return value
+        }
+        let year = digits(0, 4)
+        let month = digits(5, 2)
+        let day = digits(8, 2)
+        let hour = digits(11, 2)
+        let minute = digits(14, 2)
+        let second = digits(17, 2)
+        let millisecond = digits(20, 3)
+        guard valid, month >= 1, month <= 12, day >= 1, day <= daysIn(month: month, year: year), hour <= 23,
+            minute <= 59, second <= 60
+        else { return nil }
+        let days = daysSinceEpoch(year: year, month: month, day: day)
+        let seconds = days * 86_400 + hour * 3600 + minute * 60 + second
+        return Int64(seconds) * 1000 + Int64(millisecond)
+    }
+
+    /// The general reader: every shape ``parse(_:)`` documents.
+    static func parseGeneral(utf8 bytes: UnsafeRawBufferPointer) -> Date? {
         guard bytes.count >= 19, bytes.count <= 64 else { return nil }
         var index = 0
 
@@ -54,10 +102,14 @@ public enum ISO8601 {
             index += digits
             return value
         }
-        func expect(_ characters: String) -> Bool {
-            guard index < bytes.count, characters.utf8.contains(bytes[index]) else { return false }
-            index += 1
-            return true
+        func expect(_ characters: StaticString) -> Bool {
+            guard index < bytes.count else { return false }
+            let byte = bytes[index]
+            for offset in 0..<characters.utf8CodeUnitCount where characters.utf8Start[offset] == byte {
+                index += 1
+                return true
+            }
+            return false
         }
 
         guard let year = number(4), expect("-"), let month = number(2), expect("-"), let day = number(2),

@@ -32,7 +32,9 @@ public struct JSONParser {
         return try result.get()
     }
 
-    private struct Cursor {
+    /// The lexer, shared with the journal's schema-driven decoder (`JournalCodec+FastDecoding`)
+    /// so that both read strings and numbers by exactly the same rules.
+    struct Cursor {
         let bytes: UnsafeRawBufferPointer
         var index = 0
 
@@ -128,6 +130,24 @@ public struct JSONParser {
                 index += 1
                 return .array(items)
             }
+        }
+
+        /// The bytes of the string whose opening quote is at the cursor, when it has no escapes
+        /// (the cursor moves past its closing quote); `nil`, with the cursor unmoved, when it has
+        /// escapes or control characters (``string()`` then reads or rejects it).
+        mutating func plainString() throws(SyntaxError) -> UnsafeRawBufferPointer? {
+            var end = index + 1
+            while end < bytes.count {
+                let byte = bytes[end]
+                if byte == UInt8(ascii: "\"") {
+                    let text = UnsafeRawBufferPointer(rebasing: bytes[(index + 1)..<end])
+                    index = end + 1
+                    return text
+                }
+                if byte == UInt8(ascii: "\\") || byte < 0x20 { return nil }
+                end += 1
+            }
+            throw SyntaxError(offset: end, message: "unterminated string")
         }
 
         mutating func string() throws(SyntaxError) -> String {
