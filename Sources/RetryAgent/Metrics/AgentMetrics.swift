@@ -51,7 +51,7 @@ public final class AgentMetrics: Sendable {
         func counters(_ name: String, _ label: String, _ values: [String], _ help: String) -> [String: Counter] {
             Dictionary(
                 uniqueKeysWithValues: values.map {
-                    ($0, registry.makeCounter(name: name, labels: [(label, $0)], help: help))
+                    ($0, registry.makeCounter(descriptor: .named(name, help: help), labels: [(label, $0)]))
                 })
         }
         webhooks = counters(
@@ -72,46 +72,46 @@ public final class AgentMetrics: Sendable {
         rulesReloads = counters(
             "hdp_retry_rules_reloads_total", "result", ["success", "failure"], "Rule reloads by result.")
         callDuration = registry.makeDurationHistogram(
-            name: "hdp_retry_call_duration_seconds",
+            descriptor: .named(
+                "hdp_retry_call_duration_seconds", help: "Duration of HDP API calls (status checks and retries)."),
             buckets: [
                 .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250),
                 .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5), .seconds(10), .seconds(30),
-            ],
-            help: "Duration of HDP API calls (status checks and retries)."
-        )
+            ])
         pendingRetries = registry.makeGauge(
-            name: "hdp_retry_pending_retries", help: "Open episodes waiting for their retry.")
-        inFlight = registry.makeGauge(name: "hdp_retry_in_flight", help: "Retry attempts being processed now.")
+            descriptor: .named("hdp_retry_pending_retries", help: "Open episodes waiting for their retry."))
+        inFlight = registry.makeGauge(
+            descriptor: .named("hdp_retry_in_flight", help: "Retry attempts being processed now."))
         oldestPending = registry.makeGauge(
-            name: "hdp_retry_oldest_pending_seconds",
-            help: "How long the most overdue pending retry is past its due time."
-        )
+            descriptor: .named(
+                "hdp_retry_oldest_pending_seconds",
+                help: "How long the most overdue pending retry is past its due time."))
         circuitState = registry.makeGauge(
-            name: "hdp_retry_circuit_state", help: "Circuit breaker state: 0 closed, 1 open, 2 half-open.")
+            descriptor: .named("hdp_retry_circuit_state", help: "Circuit breaker state: 0 closed, 1 open, 2 half-open.")
+        )
         journalRecords = registry.makeCounter(
-            name: "hdp_retry_journal_records_total", help: "Records appended to the journal.")
-        journalBytes = registry.makeGauge(name: "hdp_retry_journal_bytes", help: "Current size of the journal file.")
+            descriptor: .named("hdp_retry_journal_records_total", help: "Records appended to the journal."))
+        journalBytes = registry.makeGauge(
+            descriptor: .named("hdp_retry_journal_bytes", help: "Current size of the journal file."))
         journalFsync = registry.makeDurationHistogram(
-            name: "hdp_retry_journal_fsync_seconds",
+            descriptor: .named("hdp_retry_journal_fsync_seconds", help: "Duration of journal write+fsync batches."),
             buckets: [
                 .microseconds(100), .microseconds(500), .milliseconds(1), .milliseconds(5), .milliseconds(10),
                 .milliseconds(50), .milliseconds(100), .milliseconds(500), .seconds(1),
-            ],
-            help: "Duration of journal write+fsync batches."
-        )
+            ])
         journalCompactions = registry.makeCounter(
-            name: "hdp_retry_journal_compactions_total", help: "Journal compactions.")
+            descriptor: .named("hdp_retry_journal_compactions_total", help: "Journal compactions."))
         journalTruncatedBytes = registry.makeCounter(
-            name: "hdp_retry_journal_truncated_bytes_total", help: "Bytes of torn journal tails cut off at start."
-        )
+            descriptor: .named(
+                "hdp_retry_journal_truncated_bytes_total", help: "Bytes of torn journal tails cut off at start."))
         rulesLastReloadSuccessful = registry.makeGauge(
-            name: "hdp_retry_rules_last_reload_successful", help: "1 when the last rules (re)load succeeded."
-        )
-        rulesLoaded = registry.makeGauge(name: "hdp_retry_rules_loaded", help: "Rules in the rule set in force.")
+            descriptor: .named(
+                "hdp_retry_rules_last_reload_successful", help: "1 when the last rules (re)load succeeded."))
+        rulesLoaded = registry.makeGauge(
+            descriptor: .named("hdp_retry_rules_loaded", help: "Rules in the rule set in force."))
         let buildInfo = registry.makeGauge(
-            name: "hdp_retry_build_info", labels: [("version", version)],
-            help: "Build information; the value is always 1."
-        )
+            descriptor: .named("hdp_retry_build_info", help: "Build information; the value is always 1."),
+            labels: [("version", version)])
         buildInfo.set(1.0)
         process = ProcessMetrics(registry: registry)
     }
@@ -128,9 +128,9 @@ public final class AgentMetrics: Sendable {
             let key = action + "\u{0}" + rule
             if let counter = cache[key] { return counter }
             let counter = registry.makeCounter(
-                name: "hdp_retry_decisions_total", labels: [("action", action), ("rule", rule)],
-                help: "Classification decisions by rule action and rule."
-            )
+                descriptor: .named(
+                    "hdp_retry_decisions_total", help: "Classification decisions by rule action and rule."),
+                labels: [("action", action), ("rule", rule)])
             cache[key] = counter
             return counter
         }
@@ -157,5 +157,13 @@ public final class AgentMetrics: Sendable {
     public func exposition() -> [UInt8] {
         process.update()
         return registry.emitToBuffer()
+    }
+}
+
+extension MetricNameDescriptor {
+    /// A descriptor for a metric whose full name (unit suffix included) is written out, so that
+    /// every name the SPEC pins reads exactly as it is exported.
+    static func named(_ name: String, help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
     }
 }

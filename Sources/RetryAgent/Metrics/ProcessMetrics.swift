@@ -13,14 +13,15 @@ final class ProcessMetrics: Sendable {
 
     init(registry: PrometheusCollectorRegistry) {
         residentMemory = registry.makeGauge(
-            name: "process_resident_memory_bytes", help: "Resident memory size in bytes.")
+            descriptor: .named("process_resident_memory_bytes", help: "Resident memory size in bytes."))
         cpuSeconds = registry.makeCounter(
-            name: "process_cpu_seconds_total", help: "Total user and system CPU time spent in seconds.")
-        openFDs = registry.makeGauge(name: "process_open_fds", help: "Number of open file descriptors.")
-        maxFDs = registry.makeGauge(name: "process_max_fds", help: "Maximum number of open file descriptors.")
+            descriptor: .named("process_cpu_seconds_total", help: "Total user and system CPU time spent in seconds."))
+        openFDs = registry.makeGauge(descriptor: .named("process_open_fds", help: "Number of open file descriptors."))
+        maxFDs = registry.makeGauge(
+            descriptor: .named("process_max_fds", help: "Maximum number of open file descriptors."))
         startTime = registry.makeGauge(
-            name: "process_start_time_seconds", help: "Start time of the process since unix epoch in seconds."
-        )
+            descriptor: .named(
+                "process_start_time_seconds", help: "Start time of the process since unix epoch in seconds."))
         startTime.set(Self.startTimeSeconds() ?? Date().timeIntervalSince1970)
         update()
     }

@@ -32,7 +32,7 @@ public struct WebhookHandler: Sendable {
 
     /// The HTTP server of the webhook listener: HTTP/1.1 that closes a connection after a 413.
     public static var serverBuilder: HTTPServerBuilder {
-        .http1(additionalChannelHandlers: [CloseAfterOversizedBody()])
+        .http1(configuration: .init(additionalChannelHandlers: [CloseAfterOversizedBody()]))
     }
 
     /// Adds `POST path` (and `POST path/{token}` for url-token senders) to `router`.
