@@ -195,4 +195,37 @@ import Testing
             retryAfterCap: .seconds(600))
         #expect(short?.nextDue == start.addingTimeInterval(20), "the backoff wins when it is longer than Retry-After")
     }
+
+    @Test func rebuildingTheDueQueueKeepsExactlyTheOpenEpisodes() {
+        var ledger = Ledger(dedupWindow: .seconds(3600))
+        let tasks = ["01JPJ03YJT1A93D6NF56G4GVA1", "01JPJ03YJT1A93D6NF56G4GVA2", "01JPJ03YJT1A93D6NF56G4GVA3"].map {
+            TaskID($0)!
+        }
+        for (offset, task) in tasks.enumerated() {
+            deliver(&ledger, notice(task), id: "d\(offset)", at: start.addingTimeInterval(Double(offset)))
+        }
+        // One episode ends; another is rescheduled twice (leaving stale queue entries behind).
+        ledger.apply(
+            JournalRecord(
+                seq: ledger.lastSeq + 1, time: start, task: tasks[0],
+                body: .episodeEnded(
+                    EpisodeEnded(
+                        outcome: .superseded, reason: "status_not_failed", status: "Received", rule: "transient",
+                        countsAttempt: false))))
+        for minutes in [5.0, 9.0] {
+            ledger.apply(
+                JournalRecord(
+                    seq: ledger.lastSeq + 1, time: start, task: tasks[1],
+                    body: .attemptFinished(
+                        AttemptFinished(
+                            call: .status, result: "timeout", httpStatus: nil, detail: nil,
+                            nextDue: start.addingTimeInterval(minutes * 60)))))
+        }
+        var rebuilt = ledger
+        rebuilt.rebuildDueQueue()
+        let later = start.addingTimeInterval(3600)
+        #expect(rebuilt.nextDue() == ledger.nextDue())
+        #expect(rebuilt.takeDue(now: later, limit: 10) == [tasks[2], tasks[1]])
+        #expect(ledger.takeDue(now: later, limit: 10) == [tasks[2], tasks[1]])
+    }
 }

@@ -38,6 +38,7 @@ struct AgentCore: Service {
         var ledger = Ledger(dedupWindow: configuration.webhook.dedupWindow)
         let started = ContinuousClock.now
         let report = try JournalReader.replay(file) { ledger.apply($0) }
+        ledger.rebuildDueQueue()
         if report.truncatedBytes > 0 {
             metrics.journalTruncatedBytes.increment(by: Int64(report.truncatedBytes))
             logger.warning(

@@ -111,10 +111,13 @@ public struct Ledger: Sendable {
             }
         case .attemptFinished(let finished):
             guard let task = record.task else { return anomaly() }
+            var due: Date?
             update(task, at: record.time) { entry in
-                Self.applyFinished(finished, to: &entry, at: record.time)
+                guard Self.applyFinished(finished, to: &entry, at: record.time) else { return false }
+                due = entry.episode?.schedule.due
+                return true
             }
-            if let due = tasks[task]?.episode?.schedule.due { schedule(task, due: due) }
+            if let due { schedule(task, due: due) }
         case .episodeEnded(let ended):
             guard let task = record.task else { return anomaly() }
             update(task, at: record.time) { entry in
@@ -145,49 +148,54 @@ public struct Ledger: Sendable {
 
     private mutating func anomaly() { anomalies += 1 }
 
+    /// Changes the task's entry in place (no copy out and back: this is the replay hot path).
+    /// `change` must leave the entry untouched when it returns `false`.
     private mutating func update(_ task: TaskID, at time: Date, _ change: (inout TaskEntry) -> Bool) {
-        guard var entry = tasks[task] else { return anomaly() }
-        if change(&entry) {
-            entry.updatedAt = time
-            tasks[task] = entry
+        guard let index = tasks.index(forKey: task) else { return anomaly() }
+        if change(&tasks.values[index]) {
+            tasks.values[index].updatedAt = time
         } else {
             anomaly()
         }
     }
 
     private mutating func applyDelivery(_ delivery: DeliveryRecord, task: TaskID, record: JournalRecord) {
-        var entry = tasks[task] ?? TaskEntry(updatedAt: record.time)
-        entry.updatedAt = record.time
+        var index = tasks.index(forKey: task)
+        if index == nil {
+            // A task first seen reads `ignored` until a decision says otherwise.
+            tasks[task] = TaskEntry(updatedAt: record.time)
+            index = tasks.index(forKey: task)
+        }
+        guard let index else { return }
+        tasks.values[index].updatedAt = record.time
         switch delivery.decision {
         case .retryScheduled:
             guard let schedule = delivery.schedule else { return anomaly() }
-            entry.episode = Episode(
+            tasks.values[index].episode = Episode(
                 openedSeq: record.seq, openedAt: record.time, correlationID: delivery.correlationID,
                 schedule: schedule, status: delivery.status, error: delivery.error, tries: 0, inFlightAttempt: nil
             )
-            entry.state = .pending
+            tasks.values[index].state = .pending
             self.schedule(task, due: schedule.due)
         case .coalesced:
-            if var episode = entry.episode, episode.inFlightAttempt == nil {
-                episode.status = delivery.status
-                episode.error = delivery.error
-                entry.episode = episode
+            if tasks.values[index].episode?.inFlightAttempt == nil, tasks.values[index].episode != nil {
+                tasks.values[index].episode?.status = delivery.status
+                tasks.values[index].episode?.error = delivery.error
             }
         case .gaveUp:
-            entry.state = .gaveUp
+            tasks.values[index].state = .gaveUp
         case .exhausted:
-            entry.state = .exhausted
+            tasks.values[index].state = .exhausted
         case .ignored:
             // An ignored notice (stale, not a failure, an `ignore` rule) leaves an open episode or
-            // an earlier outcome as it was; a task first seen this way reads `ignored`.
-            if tasks[task] == nil { entry.state = .ignored }
+            // an earlier outcome as it was.
+            break
         }
-        tasks[task] = entry
     }
 
     private static func applyFinished(_ finished: AttemptFinished, to entry: inout TaskEntry, at time: Date) -> Bool {
-        guard var episode = entry.episode else { return false }
-        if finished.call == .retry { episode.inFlightAttempt = nil }
+        guard entry.episode != nil else { return false }
+        if finished.call == .retry { entry.episode?.inFlightAttempt = nil }
         switch (finished.call, finished.result) {
         case (.retry, "accepted"):
             entry.attempts += 1
@@ -205,9 +213,8 @@ public struct Ledger: Sendable {
             entry.state = .dryRun
         default:
             // Transient (or unauthorized): the episode stays open and waits for `nextDue`.
-            episode.tries += 1
-            if let due = finished.nextDue { episode.schedule.due = due }
-            entry.episode = episode
+            entry.episode?.tries += 1
+            if let due = finished.nextDue { entry.episode?.schedule.due = due }
             entry.state = .pending
         }
         return true
@@ -277,6 +284,14 @@ public struct Ledger: Sendable {
             if isCurrent(min), !taken.contains(min.task) { taken.append(min.task) }
         }
         return taken
+    }
+
+    /// Rebuilds the due queue from the open episodes alone. Replay schedules every episode each
+    /// time it is rescheduled and nothing takes from the queue meanwhile; this drops the stale
+    /// entries at once instead of lazily.
+    public mutating func rebuildDueQueue() {
+        dueHeap = Heap(
+            tasks.compactMap { task, entry in entry.episode.map { DueEntry(due: $0.schedule.due, task: task) } })
     }
 
     /// Puts a task handed out by ``takeDue(now:limit:)`` back, unchanged (e.g. the breaker opened).
