@@ -37,8 +37,7 @@ struct AgentCore: Service {
         let clock = SystemAgentClock()
         var ledger = Ledger(dedupWindow: configuration.webhook.dedupWindow)
         let started = ContinuousClock.now
-        let report = try JournalReader.replay(file) { ledger.apply($0) }
-        ledger.rebuildDueQueue()
+        let report = try ledger.replay(file)
         if report.truncatedBytes > 0 {
             metrics.journalTruncatedBytes.increment(by: Int64(report.truncatedBytes))
             logger.warning(

@@ -70,11 +70,116 @@ public enum JournalReader {
 
     /// ``replay(_:apply:)`` reading `chunkSize` bytes at a time (tests use tiny chunks so that
     /// lines straddle them).
+    ///
+    /// A file longer than one chunk is read and decoded on a second thread while the caller's
+    /// thread applies the records, so replay takes about as long as the slower of the two rather
+    /// than their sum; `apply` still sees every record in order, on the caller's thread.
     static func replay(
         _ file: JournalFile, chunkSize: Int, apply: (JournalRecord) -> Void
-    ) throws(JournalError)
-        -> ReplayReport
-    {
+    ) throws(JournalError) -> ReplayReport {
+        guard file.size > Int64(chunkSize) else { return try replaySerially(file, chunkSize: chunkSize, apply: apply) }
+        return try replayPipelined(file, chunkSize: chunkSize, apply: apply)
+    }
+
+    /// Records handed from the decoding thread to the applying one at a time.
+    static let batchSize = 2048
+
+    /// Decodes on a new thread, applies on this one (see ``replay(_:chunkSize:apply:)``).
+    static func replayPipelined(
+        _ file: JournalFile, chunkSize: Int, apply: (JournalRecord) -> Void
+    ) throws(JournalError) -> ReplayReport {
+        let channel = RecordChannel(capacity: 4)
+        let decoder = Thread {
+            var batch: [JournalRecord] = []
+            batch.reserveCapacity(batchSize)
+            let result = Result { () throws(JournalError) -> ReplayReport in
+                try replaySerially(file, chunkSize: chunkSize) { record in
+                    batch.append(record)
+                    if batch.count == batchSize {
+                        channel.send(batch)
+                        batch = []
+                        batch.reserveCapacity(batchSize)
+                    }
+                }
+            }
+            if !batch.isEmpty { channel.send(batch) }
+            channel.finish(result)
+        }
+        decoder.start()
+        while true {
+            switch channel.next() {
+            case .records(let batch):
+                for record in batch { apply(record) }
+            case .end(let result):
+                return try result.get()
+            }
+        }
+    }
+
+    /// A bounded hand-off of decoded records from one thread to another: the decoder waits when
+    /// `capacity` batches are queued, so the records in memory at once stay few.
+    final class RecordChannel: @unchecked Sendable {
+        /// What the receiving side gets next.
+        enum Next {
+            case records([JournalRecord])
+            /// Every record was received; the decoder's report or error.
+            case end(Result<ReplayReport, JournalError>)
+        }
+
+        // Everything below is guarded by `condition`.
+        private let condition = NSCondition()
+        private let capacity: Int
+        private var queue: [[JournalRecord]] = []
+        private var head = 0
+        private var outcome: Result<ReplayReport, JournalError>?
+
+        init(capacity: Int) {
+            self.capacity = max(capacity, 1)
+        }
+
+        /// Queues `batch`, waiting while the queue is full.
+        func send(_ batch: [JournalRecord]) {
+            condition.lock()
+            defer { condition.unlock() }
+            while queue.count - head >= capacity { condition.wait() }
+            if head == queue.count {
+                queue.removeAll(keepingCapacity: true)
+                head = 0
+            }
+            queue.append(batch)
+            condition.broadcast()
+        }
+
+        /// Ends the stream with the decoder's outcome.
+        func finish(_ result: Result<ReplayReport, JournalError>) {
+            condition.lock()
+            defer { condition.unlock() }
+            outcome = result
+            condition.broadcast()
+        }
+
+        /// The next batch, or the outcome once every batch was taken; waits for either.
+        func next() -> Next {
+            condition.lock()
+            defer { condition.unlock() }
+            while true {
+                if head < queue.count {
+                    let batch = queue[head]
+                    queue[head] = []
+                    head += 1
+                    condition.broadcast()
+                    return .records(batch)
+                }
+                if let outcome { return .end(outcome) }
+                condition.wait()
+            }
+        }
+    }
+
+    /// Reads, decodes and applies on the caller's thread.
+    static func replaySerially(
+        _ file: JournalFile, chunkSize: Int, apply: (JournalRecord) -> Void
+    ) throws(JournalError) -> ReplayReport {
         let fd = open(file.path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
             let code = errno
