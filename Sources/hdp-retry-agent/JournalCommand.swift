@@ -53,7 +53,7 @@ struct JournalCommand: ParsableCommand {
             let file = try JournalCommand.open(options)
             var ledger = Ledger(dedupWindow: DurationText.parse(options.dedupWindow) ?? .seconds(86_400))
             let before = file.size
-            _ = try JournalReader.replay(file) { ledger.apply($0) }
+            _ = try ledger.replay(file)
             ledger.expireDeliveries(now: Date())
             try file.replace(with: RetryEngine.snapshotBytes(of: ledger, at: Date().roundedToMilliseconds))
             print("\(options.journal): \(before) → \(file.size) bytes, \(ledger.tasks.count) tasks")
