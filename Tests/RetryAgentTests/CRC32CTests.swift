@@ -32,7 +32,7 @@ import Testing
 
     /// Every length around the 8-byte step and every alignment of the start.
     @Test func slicedAgreesWithTheBitwiseDefinition() {
-        var random = JournalTests.SeededRandom(state: 42)
+        var random = SeededGenerator(seed: 42)
         let pool = (0..<400).map { _ in UInt8(truncatingIfNeeded: random.next()) }
         for start in 0..<8 {
             for length in 0..<120 {

@@ -14,7 +14,7 @@ import Testing
 
     /// Instants across four centuries, leap days and year ends included, as the journal writes them.
     @Test func fastPathAgreesWithTheGeneralReaderOnAGeneratedTable() throws {
-        var random = JournalTests.SeededRandom(state: 8601)
+        var random = SeededGenerator(seed: 8601)
         var instants: [Int64] = [0, 951_782_400_000, 951_868_799_999, 4_107_542_399_999, -1, -62_135_596_800_000]
         for _ in 0..<20_000 {
             // Years 1 to 9999.
@@ -31,7 +31,7 @@ import Testing
     /// One byte changed: the fast path either reads the same instant as the general reader or
     /// declines, and `parse` always answers what the general reader answers.
     @Test func fastPathNeverDisagreesOnMutatedText() {
-        var random = JournalTests.SeededRandom(state: 3339)
+        var random = SeededGenerator(seed: 3339)
         let alphabet = Array("0123456789-:.TZtz +/".utf8)
         for _ in 0..<20_000 {
             let milliseconds = Int64(random.next() % 4_000_000_000_000)

@@ -61,7 +61,7 @@ import Testing
     /// general path reads identically, and `decode` always agrees with the general path.
     @Test(arguments: [31, 32, 33] as [UInt64])
     func mutatedLinesNeverDecodeDifferently(seed: UInt64) {
-        var random = JournalTests.SeededRandom(state: seed)
+        var random = SeededGenerator(seed: seed)
         let lines = Self.sampleLines(seed: seed)
         let alphabet = Array(#"{}[]":,.-+eE0123456789 \nultrfasTZ_"#.utf8) + [0x5C, 0x00, 0xC3, 0xFF]
         var fastAccepted = 0

@@ -4,19 +4,6 @@ import Testing
 @testable import RetryAgent
 
 @Suite struct JournalTests {
-    /// A deterministic generator (SplitMix64) so property runs are reproducible.
-    struct SeededRandom: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-
-        mutating func below(_ bound: Int) -> Int { Int(next() % UInt64(bound)) }
-    }
 
     static let tasks = (0..<8).map {
         TaskID("01JPJ03YJT1A93D6NF56G4GV\(["A0", "A1", "A2", "A3", "B0", "B1", "C0", "C1"][$0])")!
@@ -24,7 +11,7 @@ import Testing
 
     /// Drives a ledger with random deliveries and dispatcher outcomes, returning the records made.
     static func randomRecords(seed: UInt64, count: Int) -> [JournalRecord] {
-        var random = SeededRandom(state: seed)
+        var random = SeededGenerator(seed: seed)
         var ledger = Ledger(dedupWindow: .seconds(600))
         var records: [JournalRecord] = []
         var time = Date(timeIntervalSince1970: 1_800_000_000)

@@ -2,25 +2,6 @@ import Testing
 
 @testable import RetryAgent
 
-/// SplitMix64: a tiny deterministic generator, so a failing seed reproduces on every machine.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-
-    /// A generator whose sequence is fixed by `seed`.
-    init(seed: UInt64) {
-        self.state = seed
-    }
-
-    /// The next 64 random bits.
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var mixed = state
-        mixed = (mixed ^ (mixed >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        mixed = (mixed ^ (mixed >> 27)) &* 0x94D0_49BB_1331_11EB
-        return mixed ^ (mixed >> 31)
-    }
-}
-
 /// Random patterns from the supported subset, each rendered twice: in the rule dialect and in
 /// Swift `Regex` syntax with the same meaning (`^` `$` become `\A` `\z` outside `(?m)`, because
 /// Swift's `$` also matches before a final newline).
@@ -31,7 +12,7 @@ struct SplitMix64: RandomNumberGenerator {
 /// `Σ`; the rule dialect does, because ς's uppercase form is Σ). The syntax table
 /// covers both.
 struct RuleRegexPatternGenerator {
-    private var random: SplitMix64
+    private var random: SeededGenerator
     private var multiline = false
 
     /// Scalars for literals; `\n` and `\.` are escapes, identical in both dialects.
@@ -50,7 +31,7 @@ struct RuleRegexPatternGenerator {
 
     /// A generator whose patterns and texts are fixed by `seed`.
     init(seed: UInt64) {
-        self.random = SplitMix64(seed: seed)
+        self.random = SeededGenerator(seed: seed)
     }
 
     /// A pattern in the rule dialect and the same pattern for Swift `Regex`.
