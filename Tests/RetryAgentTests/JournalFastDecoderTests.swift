@@ -153,17 +153,37 @@ import Testing
         }
     }
 
-    /// Interned values are shared, and a full table still answers misses.
-    @Test func byteTableFindsWhatItHoldsAndStopsAtItsLimit() {
-        var table = JournalCodec.ByteTable<Int>(limit: 3000)
-        func key(_ text: String) -> JournalCodec.ByteKey {
-            Array(text.utf8).withUnsafeBytes { JournalCodec.ByteKey($0)! }
+    /// Interned strings are shared and exact (lengths around the 8-byte steps of the hash, a
+    /// trailing NUL), and a full table, an over-long string or bytes that are not UTF-8 still
+    /// come back right, just without being kept.
+    @Test func stringTableSharesWhatItHoldsAndStopsAtItsLimits() {
+        var table = JournalCodec.StringTable(limit: 3000, maxLength: 64)
+        func intern(_ bytes: [UInt8]) -> String { bytes.withUnsafeBytes { table.string($0) } }
+        func address(_ string: String) -> UnsafePointer<UInt8>? {
+            string.utf8.withContiguousStorageIfAvailable { $0.baseAddress } ?? nil
         }
-        for index in 0..<5000 { table.insert(index, for: key("01JPJ03YJT1A93D6NF56G\(index)")) }
+        let texts = (0..<5000).map { "rpc error: connection reset by peer while fetching block \($0)" }
+        let first = texts.map { intern(Array($0.utf8)) }
+        #expect(first == texts)
         #expect(table.count == 3000)
-        for index in 0..<3000 { #expect(table[key("01JPJ03YJT1A93D6NF56G\(index)")] == index) }
-        #expect(table[key("01JPJ03YJT1A93D6NF56G4000")] == nil)
-        #expect(table[key("01JPJ03YJT1A93D6NF56G")] == nil)
-        #expect(Array(String(repeating: "x", count: 41).utf8).withUnsafeBytes { JournalCodec.ByteKey($0) } == nil)
+        let again = texts.map { intern(Array($0.utf8)) }
+        #expect(again == texts)
+        #expect(table.count == 3000)
+        // The kept ones come back as the very same buffer; the others are new copies.
+        #expect(address(again[10]) == address(first[10]))
+        #expect(address(again[4000]) != address(first[4000]))
+
+        var small = JournalCodec.StringTable(limit: 100, maxLength: 64)
+        let shapes: [[UInt8]] =
+            (0...17).map { Array(String(repeating: "x", count: $0).utf8) } + [Array("a".utf8), Array("a\u{0}".utf8)]
+        for shape in shapes { #expect(Array(shape.withUnsafeBytes { small.string($0) }.utf8) == shape) }
+        for shape in shapes { #expect(Array(shape.withUnsafeBytes { small.string($0) }.utf8) == shape) }
+        #expect(small.count == shapes.count)
+
+        let long = String(repeating: "y", count: 65)
+        #expect(Array(long.utf8).withUnsafeBytes { small.string($0) } == long)
+        let invalid: [UInt8] = [0x61, 0xF0, 0x9F, 0x98]
+        #expect(invalid.withUnsafeBytes { small.string($0) } == String(decoding: invalid, as: UTF8.self))
+        #expect(small.count == shapes.count)
     }
 }

@@ -4,28 +4,98 @@
 /// character is `0`–`7` (no `I`, `L`, `O`, `U`). Hyphenated RFC 4122 UUIDs (8-4-4-4-12 hex) are
 /// accepted too. Input is never trimmed; anything else is rejected.
 ///
-/// The identity is canonical so that `01jpj…` and `01JPJ…` are one task: ULIDs are stored in
+/// The identity is canonical so that `01jpj…` and `01JPJ…` are one task: ULIDs are spelled in
 /// upper case, UUIDs in lower case. Every character of a canonical id is URL-safe, so it can be
 /// placed in a path segment as is.
+///
+/// Both kinds are 128-bit numbers, and that is what is stored: two words and the kind, no string.
+/// A task id is a key of the ledger's busiest tables and sits in every journal record, so it is
+/// hashed, compared and copied without allocating or reference counting; ``rawValue`` spells it
+/// out when it is needed (a URL, a log line, the journal).
 public struct TaskID: Hashable, Sendable, CustomStringConvertible, Comparable {
-    /// The canonical spelling.
-    public let rawValue: String
+    private enum Kind: UInt8 {
+        case ulid
+        case uuid
+    }
+
+    /// The 128-bit value, most significant word first: for a ULID the base32 digits, for a UUID
+    /// the hexadecimal ones. Within one kind, numeric order is the order of the canonical spelling.
+    private let high: UInt64
+    private let low: UInt64
+    private let kind: Kind
 
     /// Validates and canonicalises `string`; `nil` when it is neither a ULID nor a UUID.
     public init?(_ string: String) {
-        let bytes = Array(string.utf8)
-        if let ulid = Self.canonicalULID(bytes) {
-            self.rawValue = ulid
-        } else if let uuid = Self.canonicalUUID(bytes) {
-            self.rawValue = uuid
-        } else {
+        var string = string
+        guard let id = string.withUTF8({ Self(utf8: UnsafeRawBufferPointer($0)) }) else { return nil }
+        self = id
+    }
+
+    /// Validates and canonicalises the UTF-8 bytes of a task id; `nil` when they are neither a
+    /// ULID nor a UUID.
+    public init?(utf8 bytes: UnsafeRawBufferPointer) {
+        switch bytes.count {
+        case 26:
+            guard let (high, low) = Self.parseULID(bytes) else { return nil }
+            self.init(high: high, low: low, kind: .ulid)
+        case 36:
+            guard let (high, low) = Self.parseUUID(bytes) else { return nil }
+            self.init(high: high, low: low, kind: .uuid)
+        default:
             return nil
+        }
+    }
+
+    private init(high: UInt64, low: UInt64, kind: Kind) {
+        self.high = high
+        self.low = low
+        self.kind = kind
+    }
+
+    /// The canonical spelling.
+    public var rawValue: String {
+        switch kind {
+        case .ulid:
+            String(unsafeUninitializedCapacity: 26) { buffer in
+                // 26 digits of 5 bits: the top 2 bits of the 130 are always zero.
+                for index in 0..<26 {
+                    let shift = 5 * (25 - index)
+                    let digit: UInt64
+                    if shift >= 64 {
+                        digit = (high >> UInt64(shift - 64)) & 31
+                    } else if shift > 59 {
+                        digit = ((low >> UInt64(shift)) | (high << UInt64(64 - shift))) & 31
+                    } else {
+                        digit = (low >> UInt64(shift)) & 31
+                    }
+                    buffer[index] = Self.crockford[Int(digit)]
+                }
+                return 26
+            }
+        case .uuid:
+            String(unsafeUninitializedCapacity: 36) { buffer in
+                var nibble = 0
+                for index in 0..<36 {
+                    if index == 8 || index == 13 || index == 18 || index == 23 {
+                        buffer[index] = UInt8(ascii: "-")
+                        continue
+                    }
+                    let word = nibble < 16 ? high : low
+                    let digit = (word >> UInt64(60 - 4 * (nibble % 16))) & 15
+                    buffer[index] = Self.hexDigits[Int(digit)]
+                    nibble += 1
+                }
+                return 36
+            }
         }
     }
 
     public var description: String { rawValue }
 
-    public static func < (lhs: TaskID, rhs: TaskID) -> Bool { lhs.rawValue < rhs.rawValue }
+    public static func < (lhs: TaskID, rhs: TaskID) -> Bool {
+        guard lhs.kind == rhs.kind else { return lhs.rawValue < rhs.rawValue }
+        return (lhs.high, lhs.low) < (rhs.high, rhs.low)
+    }
 
     /// Why a string is not a task id, in words fit for a 400 response.
     public static func problem(with string: String) -> String {
@@ -43,44 +113,73 @@ public struct TaskID: Hashable, Sendable, CustomStringConvertible, Comparable {
         return "task id must be a 26-character ULID or a 36-character UUID (got \(string.utf8.count) characters)"
     }
 
-    private static func canonicalULID(_ bytes: [UInt8]) -> String? {
-        guard bytes.count == 26 else { return nil }
-        var out = [UInt8]()
-        out.reserveCapacity(26)
-        for (index, byte) in bytes.enumerated() {
-            var upper = byte
-            if (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) { upper = byte - 32 }
-            let isDigit = (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(upper)
-            let isLetter = (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(upper)
-            guard isDigit || isLetter else { return nil }
-            switch upper {
-            case UInt8(ascii: "I"), UInt8(ascii: "L"), UInt8(ascii: "O"), UInt8(ascii: "U"): return nil
-            default: break
-            }
-            if index == 0, !(UInt8(ascii: "0")...UInt8(ascii: "7")).contains(upper) { return nil }
-            out.append(upper)
+    /// The Crockford base32 digits, in value order (which is also ASCII order).
+    private static let crockford: [UInt8] = Array("0123456789ABCDEFGHJKMNPQRSTVWXYZ".utf8)
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
+    /// The value of each ASCII byte as a Crockford digit (either case), or 0xFF when it is not
+    /// one (`I`, `L`, `O`, `U` and everything outside letters and digits).
+    private static let crockfordValues: [UInt8] = {
+        var table = [UInt8](repeating: 0xFF, count: 256)
+        for (value, digit) in crockford.enumerated() {
+            table[Int(digit)] = UInt8(value)
+            if (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(digit) { table[Int(digit + 32)] = UInt8(value) }
         }
-        return String(decoding: out, as: UTF8.self)
+        return table
+    }()
+
+    /// The value of each ASCII byte as a hexadecimal digit (either case), or 0xFF.
+    private static let hexValues: [UInt8] = {
+        var table = [UInt8](repeating: 0xFF, count: 256)
+        for (value, digit) in hexDigits.enumerated() {
+            table[Int(digit)] = UInt8(value)
+            if digit >= UInt8(ascii: "a") { table[Int(digit - 32)] = UInt8(value) }
+        }
+        return table
+    }()
+
+    /// The 128 bits of a 26-character ULID whose first digit is 0–7.
+    private static func parseULID(_ bytes: UnsafeRawBufferPointer) -> (UInt64, UInt64)? {
+        var high: UInt64 = 0
+        var low: UInt64 = 0
+        var invalid: UInt8 = 0
+        crockfordValues.withUnsafeBufferPointer { table in
+            for index in 0..<26 {
+                let value = table[Int(bytes[index])]
+                invalid |= value & 0xE0
+                high = high << 5 | low >> 59
+                low = low << 5 | UInt64(value & 31)
+            }
+        }
+        // A first digit over 7 needs more than 128 bits.
+        guard invalid == 0, crockfordValues[Int(bytes[0])] <= 7 else { return nil }
+        return (high, low)
     }
 
-    private static func canonicalUUID(_ bytes: [UInt8]) -> String? {
-        guard bytes.count == 36 else { return nil }
-        var out = [UInt8]()
-        out.reserveCapacity(36)
-        for (index, byte) in bytes.enumerated() {
-            if index == 8 || index == 13 || index == 18 || index == 23 {
-                guard byte == UInt8(ascii: "-") else { return nil }
-                out.append(byte)
-                continue
+    /// The 128 bits of a hyphenated 8-4-4-4-12 UUID.
+    private static func parseUUID(_ bytes: UnsafeRawBufferPointer) -> (UInt64, UInt64)? {
+        var high: UInt64 = 0
+        var low: UInt64 = 0
+        var nibbles = 0
+        var invalid: UInt8 = 0
+        hexValues.withUnsafeBufferPointer { table in
+            for index in 0..<36 {
+                let byte = bytes[index]
+                if index == 8 || index == 13 || index == 18 || index == 23 {
+                    if byte != UInt8(ascii: "-") { invalid = 0xFF }
+                    continue
+                }
+                let value = table[Int(byte)]
+                invalid |= value & 0xF0
+                if nibbles < 16 {
+                    high = high << 4 | UInt64(value & 15)
+                } else {
+                    low = low << 4 | UInt64(value & 15)
+                }
+                nibbles += 1
             }
-            var lower = byte
-            if (UInt8(ascii: "A")...UInt8(ascii: "F")).contains(byte) { lower = byte + 32 }
-            let isHex =
-                (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(lower)
-                || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(lower)
-            guard isHex else { return nil }
-            out.append(lower)
         }
-        return String(decoding: out, as: UTF8.self)
+        guard invalid == 0 else { return nil }
+        return (high, low)
     }
 }

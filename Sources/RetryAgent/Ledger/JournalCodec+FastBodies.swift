@@ -42,7 +42,7 @@ extension JournalCodec.FastDecoder {
         guard key("delivery_id", first: true), let deliveryID = string(),
             key("correlation_id", first: false), let correlationID = string(),
             key("status", first: false), let status = word(),
-            case .some(let error) = optionalString("error"),
+            case .some(let error) = optionalWord("error"),
             case .some(let noticeTime) = optionalDate("notice_time"),
             key("decision", first: false), let decision = enumeration(Self.decisions),
             key("reason", first: false), let reason = word(),
@@ -73,7 +73,7 @@ extension JournalCodec.FastDecoder {
         guard key("call", first: true), let call = enumeration(Self.calls),
             key("result", first: false), let result = word(),
             case .some(let httpStatus) = optionalInt("http_status"),
-            case .some(let detail) = optionalString("detail"),
+            case .some(let detail) = optionalWord("detail"),
             case .some(let nextDue) = optionalDate("next_due")
         else { return nil }
         return AttemptFinished(call: call, result: result, httpStatus: httpStatus, detail: detail, nextDue: nextDue)
@@ -113,7 +113,7 @@ extension JournalCodec.FastDecoder {
                 key("correlation_id", first: false), let correlationID = string(),
                 key("schedule", first: false), let schedule = schedule(),
                 key("status", first: false), let status = word(),
-                case .some(let error) = optionalString("error"),
+                case .some(let error) = optionalWord("error"),
                 key("tries", first: false), let tries = int(),
                 case .some(let inFlightAttempt) = optionalInt("in_flight_attempt"),
                 endObject()
@@ -134,7 +134,7 @@ extension JournalCodec.FastDecoder {
             else { return nil }
             var task: TaskID?
             if key("task", first: false) {
-                guard let bytes = plainString(), let value = taskID(bytes) else { return nil }
+                guard let bytes = plainString(), let value = TaskID(utf8: bytes) else { return nil }
                 task = value
             }
             guard key("decision", first: false), let decision = enumeration(Self.decisions), endObject() else {

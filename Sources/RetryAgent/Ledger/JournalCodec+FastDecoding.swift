@@ -12,12 +12,9 @@ extension JournalCodec {
     /// path, which gives the authoritative result or error. So the fast path can only be faster,
     /// never different: a line it reads, the general path reads the same.
     struct FastDecoder {
-        /// Task ids already validated in this replay, so a task seen again costs no allocation
-        /// and every record of a task shares one string.
-        var taskIDs = ByteTable<TaskID>(limit: 1 << 22)
-        /// Short, repetitive strings (status, reason, rule, result): one copy each, shared by
-        /// every record and by the ledger's episodes.
-        var words = ByteTable<String>(limit: 1 << 12)
+        /// Strings that recur (status, reason, rule, result, error texts): one copy each, shared
+        /// by every record and by the ledger's episodes.
+        var words = JournalCodec.StringTable(limit: 1 << 12, maxLength: 512)
         /// The lexer over the current line.
         var cursor = JSONParser.Cursor(bytes: UnsafeRawBufferPointer(start: nil, count: 0))
 
@@ -31,7 +28,7 @@ extension JournalCodec {
             else { return nil }
             var task: TaskID?
             if key("task", first: false) {
-                guard let bytes = plainString(), let id = taskID(bytes) else { return nil }
+                guard let bytes = plainString(), let id = TaskID(utf8: bytes) else { return nil }
                 task = id
             }
             guard literal(#","data":"#), let body = body(type: type),
@@ -87,27 +84,15 @@ extension JournalCodec.FastDecoder {
         return try? cursor.plainString()
     }
 
-    /// The task id spelled by `bytes` (validated once per distinct spelling).
-    mutating func taskID(_ bytes: UnsafeRawBufferPointer) -> TaskID? {
-        guard let key = JournalCodec.ByteKey(bytes) else { return TaskID(String(decoding: bytes, as: UTF8.self)) }
-        if let id = taskIDs[key] { return id }
-        guard let id = TaskID(String(decoding: bytes, as: UTF8.self)) else { return nil }
-        taskIDs.insert(id, for: key)
-        return id
-    }
-
-    /// A string of a field whose values repeat (status, reason, rule, result), interned.
+    /// A string of a field whose values repeat (status, reason, rule, result, error), interned.
     mutating func word() -> String? {
         guard cursor.index < bytes.count, bytes[cursor.index] == UInt8(ascii: "\"") else { return nil }
         let start = cursor.index
-        guard let text = try? cursor.plainString(), let key = JournalCodec.ByteKey(text) else {
+        guard let text = try? cursor.plainString() else {
             cursor.index = start
             return string()
         }
-        if let word = words[key] { return word }
-        let word = String(decoding: text, as: UTF8.self)
-        words.insert(word, for: key)
-        return word
+        return words.string(text)
     }
 
     /// A string, escapes and all, read by the general lexer.
@@ -188,15 +173,8 @@ extension JournalCodec.FastDecoder {
         return .zero + .nanoseconds(Int64((seconds * 1e9).rounded()))
     }
 
-    /// An optional string member: `.some(nil)` when absent, `nil` when present but not
+    /// An optional interned string member: `.some(nil)` when absent, `nil` when present but not
     /// readable (the whole line then falls back to the general path).
-    mutating func optionalString(_ name: StaticString) -> String?? {
-        guard key(name, first: false) else { return .some(nil) }
-        guard let value = string() else { return nil }
-        return .some(value)
-    }
-
-    /// An optional interned string member.
     mutating func optionalWord(_ name: StaticString) -> String?? {
         guard key(name, first: false) else { return .some(nil) }
         guard let value = word() else { return nil }
