@@ -90,15 +90,13 @@ public enum JournalReader {
     ) throws(JournalError) -> ReplayReport {
         let channel = RecordChannel(capacity: 4)
         let decoder = Thread {
-            var batch: [JournalRecord] = []
-            batch.reserveCapacity(batchSize)
+            var batch = RecordBatch(capacity: batchSize)
             let result = Result { () throws(JournalError) -> ReplayReport in
                 try replaySerially(file, chunkSize: chunkSize) { record in
                     batch.append(record)
-                    if batch.count == batchSize {
+                    if batch.isFull {
                         channel.send(batch)
-                        batch = []
-                        batch.reserveCapacity(batchSize)
+                        batch = RecordBatch(capacity: batchSize)
                     }
                 }
             }
@@ -109,9 +107,55 @@ public enum JournalReader {
         while true {
             switch channel.next() {
             case .records(let batch):
-                for record in batch { apply(record) }
+                batch.drain(apply)
             case .end(let result):
                 return try result.get()
+            }
+        }
+    }
+
+    /// Decoded records on their way from the decoding thread to the applying one.
+    ///
+    /// The records are moved out as they are applied, not copied: a copy would retain every
+    /// string of a record on one thread and release it again on the other, and those reference
+    /// counts live on cache lines the other core wrote last.
+    ///
+    /// `@unchecked Sendable`: a batch has one owner at a time. The decoder fills it and hands it
+    /// to ``RecordChannel``, whose lock orders that hand-off, and never touches it again; the
+    /// applying thread then drains it.
+    final class RecordBatch: @unchecked Sendable {
+        private let storage: UnsafeMutablePointer<JournalRecord>
+        private let capacity: Int
+        /// `storage[taken..<count]` are initialised.
+        private var count = 0
+        private var taken = 0
+
+        init(capacity: Int) {
+            self.capacity = max(capacity, 1)
+            storage = .allocate(capacity: self.capacity)
+        }
+
+        deinit {
+            (storage + taken).deinitialize(count: count - taken)
+            storage.deallocate()
+        }
+
+        var isEmpty: Bool { count == taken }
+        var isFull: Bool { count == capacity }
+
+        /// Adds a record; the batch must not be full.
+        func append(_ record: consuming JournalRecord) {
+            precondition(count < capacity, "record batch overflow")
+            (storage + count).initialize(to: record)
+            count += 1
+        }
+
+        /// Moves every record, in order, into `body`.
+        func drain(_ body: (JournalRecord) -> Void) {
+            while taken < count {
+                let record = (storage + taken).move()
+                taken += 1
+                body(record)
             }
         }
     }
@@ -121,7 +165,7 @@ public enum JournalReader {
     final class RecordChannel: @unchecked Sendable {
         /// What the receiving side gets next.
         enum Next {
-            case records([JournalRecord])
+            case records(RecordBatch)
             /// Every record was received; the decoder's report or error.
             case end(Result<ReplayReport, JournalError>)
         }
@@ -129,7 +173,7 @@ public enum JournalReader {
         // Everything below is guarded by `condition`.
         private let condition = NSCondition()
         private let capacity: Int
-        private var queue: [[JournalRecord]] = []
+        private var queue: [RecordBatch?] = []
         private var head = 0
         private var outcome: Result<ReplayReport, JournalError>?
 
@@ -138,7 +182,7 @@ public enum JournalReader {
         }
 
         /// Queues `batch`, waiting while the queue is full.
-        func send(_ batch: [JournalRecord]) {
+        func send(_ batch: RecordBatch) {
             condition.lock()
             defer { condition.unlock() }
             while queue.count - head >= capacity { condition.wait() }
@@ -163,9 +207,8 @@ public enum JournalReader {
             condition.lock()
             defer { condition.unlock() }
             while true {
-                if head < queue.count {
-                    let batch = queue[head]
-                    queue[head] = []
+                if head < queue.count, let batch = queue[head] {
+                    queue[head] = nil
                     head += 1
                     condition.broadcast()
                     return .records(batch)
