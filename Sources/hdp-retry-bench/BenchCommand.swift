@@ -35,6 +35,9 @@ struct ReplayCommand: ParsableCommand {
     @Option(help: "Measure a copy of this existing journal instead of generating one.")
     var journal: String?
 
+    @Flag(help: "Measure only the full replay (to look at it with a profiler).")
+    var replayOnly = false
+
     func validate() throws {
         guard records > 0, tasks > 0, hours > 0 else {
             throw ValidationError("--records, --tasks and --hours must be positive")
@@ -43,7 +46,8 @@ struct ReplayCommand: ParsableCommand {
 
     func run() throws {
         var benchmark = ReplayBenchmark(
-            records: records, tasks: tasks, hours: hours, seed: seed, keep: keep, journal: journal)
+            records: records, tasks: tasks, hours: hours, seed: seed, keep: keep, journal: journal,
+            replayOnly: replayOnly)
         do {
             try benchmark.run()
         } catch let error as BenchmarkError {

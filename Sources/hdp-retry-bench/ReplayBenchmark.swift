@@ -17,6 +17,8 @@ struct ReplayBenchmark {
     var keep: String?
     /// An existing journal to measure instead of a generated one.
     var journal: String?
+    /// Measure the full replay only (for a profiler's view of it).
+    var replayOnly = false
 
     /// One line of the results table.
     struct Row {
@@ -52,6 +54,13 @@ struct ReplayBenchmark {
         ProcessMemory.trim()
 
         let file = try JournalFile(path: path)
+        if replayOnly {
+            let (ledger, replayRow, memory) = try replayMeasured(file, phase: "replay: + Ledger.apply (full)")
+            rows.append(replayRow)
+            notes.append(
+                memory.describe(tasks: ledger.tasks.count, deliveries: ledger.deliveries.count, what: "journal"))
+            return
+        }
         // The layers work on the whole file in memory; it is gone before the full replay.
         let (lines, size, lastTime) = try readAndLayers(file)
 

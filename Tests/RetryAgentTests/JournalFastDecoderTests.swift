@@ -180,6 +180,14 @@ import Testing
         for shape in shapes { #expect(Array(shape.withUnsafeBytes { small.string($0) }.utf8) == shape) }
         #expect(small.count == shapes.count)
 
+        // A preset string is handed out itself.
+        let status = TaskStatusInfo.documentedStatuses[12]
+        var preset = JournalCodec.StringTable(limit: 100, maxLength: 64, preset: [status])
+        #expect(preset.count == 1)
+        let read = Array(status.utf8).withUnsafeBytes { preset.string($0) }
+        #expect(read == status)
+        #expect(address(read) == address(status))
+
         let long = String(repeating: "y", count: 65)
         #expect(Array(long.utf8).withUnsafeBytes { small.string($0) } == long)
         let invalid: [UInt8] = [0x61, 0xF0, 0x9F, 0x98]

@@ -131,8 +131,8 @@ import Testing
         for probe in records.suffix(50) {
             if case .delivery(let delivery) = probe.body {
                 #expect(
-                    replayed.seenDelivery(delivery.deliveryID, now: now)
-                        == live.seenDelivery(delivery.deliveryID, now: now))
+                    replayed.seenDelivery(delivery.deliveryKey, now: now)
+                        == live.seenDelivery(delivery.deliveryKey, now: now))
             }
         }
         #expect(replayed.nextDue() != nil)

@@ -371,7 +371,7 @@ public actor RetryEngine {
                 contentsOf: JournalCodec.encode(
                     JournalRecord(seq: seq, time: entry.updatedAt, task: task, body: .taskSnapshot(snapshot))))
         }
-        let deliveries = ledger.deliveries.values.sorted { ($0.at, $0.id) < ($1.at, $1.id) }
+        let deliveries = ledger.deliveries.values.sorted { ($0.at, $0.key) < ($1.at, $1.key) }
         var index = 0
         while index < deliveries.count {
             let chunk = Array(deliveries[index..<min(index + 500, deliveries.count)])

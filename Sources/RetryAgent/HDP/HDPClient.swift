@@ -30,6 +30,14 @@ public struct TaskStatusInfo: Sendable, Hashable {
     public static func isFailure(_ status: String) -> Bool {
         status.lowercased().hasSuffix("failed")
     }
+
+    /// The statuses HDP documents, in workflow order.
+    public static let documentedStatuses = [
+        "Received", "DryRunStarted", "DryRunCompleted", "DryRunFailed", "ChainProofsFetchStarted",
+        "ChainProofsFetchCompleted", "ChainProofsFetchFailed", "TraceGenStarted", "TraceGenCompleted",
+        "TraceGenFailed", "AtlanticProvingStarted", "AtlanticProvingCompleted", "AtlanticProvingFailed",
+        "TaskDecommitmentStarted", "TaskDecommitmentCompleted", "TaskDecommitmentFailed",
+    ]
 }
 
 /// The answer to a status check.

@@ -158,9 +158,17 @@ extension JournalCodec {
             seen.reserveCapacity(items.count)
             for item in items {
                 let fields = try Fields(item, "deliveries[]")
+                // Snapshots written before keys replaced ids carry the id itself.
+                let key: DeliveryKey
+                if let hex = try fields.optionalString("key") {
+                    guard let value = DeliveryKey(hex: hex) else { throw fields.fail("key") }
+                    key = value
+                } else {
+                    key = DeliveryKey(id: try fields.string("id"))
+                }
                 seen.append(
                     SeenDelivery(
-                        id: try fields.string("id"), at: try fields.date("at"), task: try fields.task("task"),
+                        key: key, at: try fields.date("at"), task: try fields.task("task"),
                         decision: try fields.enumeration("decision", DeliveryDecision.self)
                     )
                 )

@@ -130,7 +130,9 @@ extension JournalCodec.FastDecoder {
         var seen: [SeenDelivery] = []
         if literal("]") { return seen }
         while true {
-            guard literal("{"), key("id", first: true), let id = string(), key("at", first: false), let at = date()
+            guard literal("{"), key("key", first: true), let hex = plainString(),
+                let deliveryKey = DeliveryKey(hex: String(decoding: hex, as: UTF8.self)),
+                key("at", first: false), let at = date()
             else { return nil }
             var task: TaskID?
             if key("task", first: false) {
@@ -140,7 +142,7 @@ extension JournalCodec.FastDecoder {
             guard key("decision", first: false), let decision = enumeration(Self.decisions), endObject() else {
                 return nil
             }
-            seen.append(SeenDelivery(id: id, at: at, task: task, decision: decision))
+            seen.append(SeenDelivery(key: deliveryKey, at: at, task: task, decision: decision))
             if literal("]") { return seen }
             guard literal(",") else { return nil }
         }

@@ -13,8 +13,8 @@ extension JournalCodec {
     /// never different: a line it reads, the general path reads the same.
     struct FastDecoder {
         /// Strings that recur (status, reason, rule, result, error texts): one copy each, shared
-        /// by every record and by the ledger's episodes.
-        var words = JournalCodec.StringTable(limit: 1 << 12, maxLength: 512)
+        /// by every record and by the ledger's episodes; HDP's statuses are the literals.
+        var words = JournalCodec.StringTable(limit: 1 << 12, maxLength: 512, preset: TaskStatusInfo.documentedStatuses)
         /// The lexer over the current line.
         var cursor = JSONParser.Cursor(bytes: UnsafeRawBufferPointer(start: nil, count: 0))
 

@@ -24,16 +24,31 @@ extension JournalCodec {
         /// Drawn when the table first grows, so that a decoder made for one line costs nothing.
         private var seed: UInt64 = 0
 
-        /// An empty table that will hold at most `limit` strings of at most `maxLength` bytes.
-        init(limit: Int, maxLength: Int) {
+        /// A table that will hold at most `limit` strings of at most `maxLength` bytes, starting
+        /// with `preset`.
+        ///
+        /// Preset with string literals, the table hands out strings that need no reference
+        /// counting at all: a literal lives in the binary. That matters for the values on most
+        /// lines (HDP's statuses): a heap string shared by every record would have its reference
+        /// count bumped by the decoding thread and dropped by the applying one, line after line.
+        init(limit: Int, maxLength: Int, preset: [String] = []) {
             self.limit = limit
             self.maxLength = maxLength
+            for literal in preset {
+                var bytes = literal
+                _ = bytes.withUTF8 { string(UnsafeRawBufferPointer($0), making: { literal }) }
+            }
         }
 
         /// The string spelled by `bytes` (which must be valid UTF-8 for the table to keep it: a
         /// string whose bytes the decoding repaired is never stored).
         mutating func string(_ bytes: UnsafeRawBufferPointer) -> String {
-            guard bytes.count <= maxLength else { return String(decoding: bytes, as: UTF8.self) }
+            string(bytes) { String(decoding: bytes, as: UTF8.self) }
+        }
+
+        /// The string spelled by `bytes`; `make` makes it when the table does not hold it.
+        private mutating func string(_ bytes: UnsafeRawBufferPointer, making make: () -> String) -> String {
+            guard bytes.count <= maxLength else { return make() }
             if mask < 0 { grow() }
             let hash = Self.hash(bytes, seed: seed) | 1
             var slot = Int(truncatingIfNeeded: hash) & mask
@@ -41,7 +56,7 @@ extension JournalCodec {
                 if hashes[slot] == hash, Self.spells(strings[slot], bytes) { return strings[slot] }
                 slot = (slot + 1) & mask
             }
-            let string = String(decoding: bytes, as: UTF8.self)
+            let string = make()
             guard count < limit, Self.spells(string, bytes) else { return string }
             if 2 * (count + 1) > mask + 1 {
                 grow()

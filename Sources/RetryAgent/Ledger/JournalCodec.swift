@@ -183,7 +183,7 @@ public enum JournalCodec {
             writer.beginArray()
             for delivery in deliveries {
                 writer.beginObject()
-                writer.field("id", delivery.id)
+                writer.field("key", delivery.key.description)
                 writer.field("at", delivery.at)
                 writer.field("task", delivery.task?.rawValue)
                 writer.field("decision", delivery.decision.rawValue)

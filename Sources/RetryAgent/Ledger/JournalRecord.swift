@@ -66,7 +66,10 @@ public enum DeliveryDecision: String, Sendable, Hashable, CaseIterable {
 
 /// A delivery accepted and decided.
 public struct DeliveryRecord: Sendable, Hashable {
-    public var deliveryID: String
+    /// The id the sender gave (or the body hash); kept in the journal for people.
+    public let deliveryID: String
+    /// What the dedup table knows the id by, worked out once when the record is made.
+    public let deliveryKey: DeliveryKey
     public var correlationID: String
     public var status: String
     public var error: String?
@@ -84,6 +87,7 @@ public struct DeliveryRecord: Sendable, Hashable {
         decision: DeliveryDecision, reason: String, rule: String?, schedule: EpisodeSchedule?
     ) {
         self.deliveryID = deliveryID
+        self.deliveryKey = DeliveryKey(id: deliveryID)
         self.correlationID = correlationID
         self.status = status
         self.error = error
@@ -231,17 +235,53 @@ public struct TaskSnapshot: Sendable, Hashable {
     }
 }
 
-/// A delivery id remembered for deduplication.
+/// A delivery remembered for deduplication.
 public struct SeenDelivery: Sendable, Hashable {
-    public var id: String
+    public var key: DeliveryKey
     public var at: Date
     public var task: TaskID?
     public var decision: DeliveryDecision
 
-    public init(id: String, at: Date, task: TaskID?, decision: DeliveryDecision) {
-        self.id = id
+    public init(key: DeliveryKey, at: Date, task: TaskID?, decision: DeliveryDecision) {
+        self.key = key
         self.at = at
         self.task = task
         self.decision = decision
     }
+}
+
+/// What the dedup table knows a delivery id by: the first 128 bits of the SHA-256 of the id.
+///
+/// Delivery ids are strings of any length chosen by senders (`msg_…` for Standard Webhooks,
+/// `sha256:` and 64 hexadecimal digits for a body hash); the table remembers hundreds of
+/// thousands of them. As a fixed 16-byte value a key is stored, hashed and compared without
+/// allocation or reference counting, and a journal of any id length replays at one speed. A
+/// cryptographic digest, so two ids that differ never share a key by accident, nor by design: a
+/// sender cannot craft an id that makes another delivery look like a duplicate. Compaction writes
+/// keys, not ids (``description``, 32 hexadecimal digits).
+public struct DeliveryKey: Hashable, Sendable, Comparable, CustomStringConvertible {
+    private let high: UInt64
+    private let low: UInt64
+
+    /// The key of the delivery id `id`.
+    public init(id: String) {
+        var id = id
+        (high, low) = id.withUTF8 { Crypto.sha256Prefix128(UnsafeRawBufferPointer($0)) }
+    }
+
+    /// Reads the 32 lower-case hexadecimal digits of ``description``.
+    public init?(hex: some StringProtocol) {
+        guard hex.utf8.count == 32, let bytes = Crypto.hexDecoded(hex) else { return nil }
+        var words: (UInt64, UInt64) = (0, 0)
+        withUnsafeMutableBytes(of: &words) { $0.copyBytes(from: bytes) }
+        (high, low) = (UInt64(bigEndian: words.0), UInt64(bigEndian: words.1))
+    }
+
+    /// 32 lower-case hexadecimal digits.
+    public var description: String {
+        var words = (high.bigEndian, low.bigEndian)
+        return withUnsafeBytes(of: &words) { Crypto.hexEncoded($0) }
+    }
+
+    public static func < (lhs: DeliveryKey, rhs: DeliveryKey) -> Bool { (lhs.high, lhs.low) < (rhs.high, rhs.low) }
 }

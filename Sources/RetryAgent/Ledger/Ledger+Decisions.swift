@@ -42,7 +42,7 @@ extension Ledger {
     public func decide(
         _ input: DeliveryInput, now: Date, jitter: Double, classify: (RuleEvent) -> Classification
     ) -> DeliveryVerdict {
-        if let seen = seenDelivery(input.deliveryID, now: now) { return .duplicate(seen) }
+        if let seen = seenDelivery(DeliveryKey(id: input.deliveryID), now: now) { return .duplicate(seen) }
         let notice = input.notice
         let entry = tasks[notice.taskID]
         func record(

@@ -74,12 +74,12 @@ public struct Ledger: Sendable {
     public let dedupWindow: Duration
     public private(set) var lastSeq: UInt64 = 0
     public private(set) var tasks: [TaskID: TaskEntry] = [:]
-    public private(set) var deliveries: [String: SeenDelivery] = [:]
+    public private(set) var deliveries: [DeliveryKey: SeenDelivery] = [:]
     public private(set) var breaker: BreakerSnapshot = .closed
     /// Records that did not fit the state (e.g. a finish without a start); counted, never fatal.
     public private(set) var anomalies: Int = 0
 
-    private var deliveryOrder: Deque<(id: String, at: Date)> = []
+    private var deliveryOrder: Deque<(key: DeliveryKey, at: Date)> = []
     private var dueHeap: Heap<DueEntry> = []
     /// Set while ``replay(_:)`` runs: episodes are not queued one by one, the queue is rebuilt
     /// from the open episodes at the end (nothing takes from it meanwhile).
@@ -98,17 +98,18 @@ public struct Ledger: Sendable {
         switch record.body {
         case .delivery(let delivery):
             remember(
-                SeenDelivery(id: delivery.deliveryID, at: record.time, task: record.task, decision: delivery.decision))
+                SeenDelivery(
+                    key: delivery.deliveryKey, at: record.time, task: record.task, decision: delivery.decision))
             guard let task = record.task else { return }
             applyDelivery(delivery, task: task, record: record)
         case .attemptStarted(let started):
             guard let task = record.task else { return anomaly() }
             update(task, at: record.time) { entry in
-                guard var episode = entry.episode else { return false }
-                if let schedule = started.reclassified { episode.schedule = schedule }
-                episode.status = started.status
-                episode.inFlightAttempt = started.attempt
-                entry.episode = episode
+                // In place: copying the episode out and back would retain and release its strings.
+                guard entry.episode != nil else { return false }
+                if let schedule = started.reclassified { entry.episode?.schedule = schedule }
+                entry.episode?.status = started.status
+                entry.episode?.inFlightAttempt = started.attempt
                 entry.state = .inFlight
                 return true
             }
@@ -226,8 +227,8 @@ public struct Ledger: Sendable {
     private mutating func remember(_ delivery: SeenDelivery) {
         // An id seen again after its window replaces the old entry; the queue gets the new time
         // too (the old queue entry is skipped when it comes up, see `expireDeliveries`).
-        deliveries[delivery.id] = delivery
-        deliveryOrder.append((delivery.id, delivery.at))
+        deliveries[delivery.key] = delivery
+        deliveryOrder.append((delivery.key, delivery.at))
         expireDeliveries(now: delivery.at)
     }
 
@@ -236,15 +237,15 @@ public struct Ledger: Sendable {
         let cutoff = now.addingTimeInterval(-dedupWindow.secondsDouble)
         while let first = deliveryOrder.first, first.at < cutoff {
             deliveryOrder.removeFirst()
-            if let current = deliveries[first.id], current.at == first.at {
-                deliveries[first.id] = nil
+            if let index = deliveries.index(forKey: first.key), deliveries.values[index].at == first.at {
+                deliveries.remove(at: index)
             }
         }
     }
 
-    /// The remembered delivery with `id`, if it is inside the dedup window at `now`.
-    public func seenDelivery(_ id: String, now: Date) -> SeenDelivery? {
-        guard let seen = deliveries[id] else { return nil }
+    /// The remembered delivery with `key`, if it is inside the dedup window at `now`.
+    public func seenDelivery(_ key: DeliveryKey, now: Date) -> SeenDelivery? {
+        guard let seen = deliveries[key] else { return nil }
         return seen.at >= now.addingTimeInterval(-dedupWindow.secondsDouble) ? seen : nil
     }
 

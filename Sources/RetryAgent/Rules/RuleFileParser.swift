@@ -33,12 +33,7 @@ struct RuleFileParser {
     /// The largest rules file read, so a wrong path (a log file, a dump) fails fast.
     static let maximumFileBytes = 1 << 20
     /// The statuses HDP documents; conditions on other values get a typo warning.
-    static let knownStatuses = [
-        "Received", "DryRunStarted", "DryRunCompleted", "DryRunFailed", "ChainProofsFetchStarted",
-        "ChainProofsFetchCompleted", "ChainProofsFetchFailed", "TraceGenStarted", "TraceGenCompleted",
-        "TraceGenFailed", "AtlanticProvingStarted", "AtlanticProvingCompleted", "AtlanticProvingFailed",
-        "TaskDecommitmentStarted", "TaskDecommitmentCompleted", "TaskDecommitmentFailed",
-    ]
+    static let knownStatuses = TaskStatusInfo.documentedStatuses
 
     /// Where every problem goes.
     let log: DiagnosticLog

@@ -51,6 +51,22 @@ public enum Crypto {
         return Array(output.prefix(sha256Length))
     }
 
+    /// The first 16 bytes of the SHA-256 of `bytes`, as two big-endian words, through OpenSSL's
+    /// one-shot `SHA256()` into a buffer on the stack (no allocation: replay calls it per line).
+    public static func sha256Prefix128(_ bytes: UnsafeRawBufferPointer) -> (high: UInt64, low: UInt64) {
+        var digest: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        // An empty buffer may have no address; OpenSSL gets a valid one regardless.
+        let empty: [UInt8] = [0]
+        let written = withUnsafeMutableBytes(of: &digest) { output in
+            empty.withUnsafeBytes { fallback in
+                let input = (bytes.baseAddress ?? fallback.baseAddress!).assumingMemoryBound(to: UInt8.self)
+                return SHA256(input, bytes.count, output.baseAddress!.assumingMemoryBound(to: UInt8.self))
+            }
+        }
+        precondition(written != nil, "OpenSSL SHA-256 failed")
+        return (UInt64(bigEndian: digest.0), UInt64(bigEndian: digest.1))
+    }
+
     /// Whether `lhs` and `rhs` hold the same bytes, in time that does not depend on their content.
     ///
     /// Uses `CRYPTO_memcmp`. Unequal lengths answer `false`; the comparison still runs over `lhs`

@@ -98,7 +98,7 @@ public struct WebhookHandler: Sendable {
                 writer.field("duplicate", true)
                 writer.field("task_id", seen.task?.rawValue)
                 writer.field("decision", seen.decision.rawValue)
-                writer.field("delivery_id", seen.id)
+                writer.field("delivery_id", deliveryID)
                 writer.endObject()
                 return Self.response(.ok, writer.bytes)
             case .accepted(let record, let task, let attempt):

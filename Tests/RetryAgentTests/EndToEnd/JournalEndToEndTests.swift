@@ -81,8 +81,8 @@ extension EndToEndTests {
                     }
 
                     agent = try await e2e.startAgent(settings)
-                    let journaled = try Self.deliveryIDs(in: e2e.journal())
-                    let lost = acknowledged.all.filter { !journaled.contains($0.id) }.map(\.id)
+                    let journaled = try Self.deliveryKeys(in: e2e.journal())
+                    let lost = acknowledged.all.filter { !journaled.contains(DeliveryKey(id: $0.id)) }.map(\.id)
                     #expect(lost.isEmpty, "cycle \(cycle): acknowledged deliveries missing after restart: \(lost)")
                 }
 
@@ -163,13 +163,13 @@ extension EndToEndTests {
             }
         }
 
-        /// Every delivery id the journal remembers, from delivery records and compaction snapshots.
-        static func deliveryIDs(in records: [JournalRecord]) -> Set<String> {
-            var ids = Set<String>()
+        /// Every delivery the journal remembers, from delivery records and compaction snapshots.
+        static func deliveryKeys(in records: [JournalRecord]) -> Set<DeliveryKey> {
+            var ids = Set<DeliveryKey>()
             for record in records {
                 switch record.body {
-                case .delivery(let delivery): ids.insert(delivery.deliveryID)
-                case .deliveriesSnapshot(let seen): ids.formUnion(seen.map(\.id))
+                case .delivery(let delivery): ids.insert(delivery.deliveryKey)
+                case .deliveriesSnapshot(let seen): ids.formUnion(seen.map(\.key))
                 default: break
                 }
             }
