@@ -31,10 +31,13 @@ let package = Package(
             pkgConfig: "openssl",
             providers: [.apt(["libssl-dev"])]
         ),
+        // The journal checksum (CRC-32C) with the processor's own instruction, where it has one.
+        .target(name: "CCRC32C"),
         .target(
             name: "RetryAgent",
             dependencies: [
                 "COpenSSL",
+                "CCRC32C",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -44,28 +44,40 @@ public enum Crypto {
         var outputLength: UInt32 = 0
         let status = withNonNullPointer(dataBytes) { dataPointer in
             output.withUnsafeMutableBufferPointer { outBuffer in
-                EVP_Digest(dataPointer, dataBytes.count, outBuffer.baseAddress, &outputLength, EVP_sha256(), nil)
+                EVP_Digest(dataPointer, dataBytes.count, outBuffer.baseAddress, &outputLength, sha256Algorithm, nil)
             }
         }
         precondition(status == 1 && outputLength == UInt32(sha256Length), "OpenSSL SHA-256 failed")
         return Array(output.prefix(sha256Length))
     }
 
-    /// The first 16 bytes of the SHA-256 of `bytes`, as two big-endian words, through OpenSSL's
-    /// one-shot `SHA256()` into a buffer on the stack (no allocation: replay calls it per line).
+    /// The first 16 bytes of the SHA-256 of `bytes`, as two big-endian words, into a buffer on
+    /// the stack (no allocation: replay calls it for every delivery record).
     public static func sha256Prefix128(_ bytes: UnsafeRawBufferPointer) -> (high: UInt64, low: UInt64) {
         var digest: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        var length: UInt32 = 0
         // An empty buffer may have no address; OpenSSL gets a valid one regardless.
         let empty: [UInt8] = [0]
-        let written = withUnsafeMutableBytes(of: &digest) { output in
+        let status = withUnsafeMutableBytes(of: &digest) { output in
             empty.withUnsafeBytes { fallback in
-                let input = (bytes.baseAddress ?? fallback.baseAddress!).assumingMemoryBound(to: UInt8.self)
-                return SHA256(input, bytes.count, output.baseAddress!.assumingMemoryBound(to: UInt8.self))
+                EVP_Digest(
+                    bytes.baseAddress ?? fallback.baseAddress, bytes.count,
+                    output.baseAddress?.assumingMemoryBound(to: UInt8.self), &length, sha256Algorithm, nil)
             }
         }
-        precondition(written != nil, "OpenSSL SHA-256 failed")
+        precondition(status == 1 && length == UInt32(sha256Length), "OpenSSL SHA-256 failed")
         return (UInt64(bigEndian: digest.0), UInt64(bigEndian: digest.1))
     }
+
+    /// SHA-256, looked up in OpenSSL's default provider once. `EVP_sha256()` and the one-shot
+    /// `SHA256()` look the algorithm up again on every call (OpenSSL 3), which costs more than
+    /// hashing a short delivery id.
+    ///
+    /// `nonisolated(unsafe)`: written once at first use (Swift's lazy global initialisation is
+    /// thread-safe), then only read; OpenSSL allows one fetched algorithm to be used by any
+    /// number of threads at once.
+    nonisolated(unsafe) private static let sha256Algorithm: OpaquePointer? =
+        EVP_MD_fetch(nil, "SHA256", nil) ?? EVP_sha256()
 
     /// Whether `lhs` and `rhs` hold the same bytes, in time that does not depend on their content.
     ///
