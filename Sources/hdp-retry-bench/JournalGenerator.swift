@@ -66,6 +66,11 @@ struct JournalGenerator {
 
     private static let crockford = Array("0123456789ABCDEFGHJKMNPQRSTVWXYZ".utf8)
 
+    /// A correlation id in the agent's shape (13 lower-case base32 digits of 64 bits), from `bits`.
+    static func correlationID(_ bits: UInt64) -> String {
+        String(decoding: (0..<13).map { crockford[Int((bits >> UInt64(60 - 5 * $0)) & 31)] | 0x20 }, as: UTF8.self)
+    }
+
     /// A random ULID-shaped task id (`01J…`, 26 characters).
     static func ulid(_ random: inout SplitMix64) -> TaskID {
         var text: [UInt8] = Array("01J".utf8)
@@ -165,7 +170,7 @@ struct JournalGenerator {
         let notice = FailureNotice(
             taskID: task, status: status, error: error, timestamp: now.addingTimeInterval(-2),
             payload: .object(members))
-        let correlationID = String(format: "%016llx", random.next())
+        let correlationID = Self.correlationID(random.next())
         let input = DeliveryInput(notice: notice, deliveryID: deliveryID, correlationID: correlationID)
         let rules = rules
         if case .record(let delivery) = ledger.decide(input, now: now, jitter: random.unit(), classify: rules.classify)

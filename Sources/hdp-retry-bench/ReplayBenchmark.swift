@@ -69,7 +69,7 @@ struct ReplayBenchmark {
         rows.append(replayRow)
         notes.append(memory.describe(tasks: ledger.tasks.count, deliveries: ledger.deliveries.count, what: "journal"))
         notes.append(
-            "layout: TaskEntry \(MemoryLayout<TaskEntry>.stride) B inline (Episode \(MemoryLayout<Episode?>.stride) B of it), "
+            "layout: JournalRecord \(MemoryLayout<JournalRecord>.stride) B, TaskEntry \(MemoryLayout<TaskEntry>.stride) B inline (Episode \(MemoryLayout<Episode?>.stride) B of it), "
                 + "SeenDelivery \(MemoryLayout<SeenDelivery>.stride) B; tasks table capacity \(ledger.tasks.capacity), "
                 + "deliveries table capacity \(ledger.deliveries.capacity)")
         if journal == nil, ledger.lastSeq != UInt64(lines) {

@@ -53,7 +53,9 @@ struct WebhookRouteTests {
                 #expect(scheduled["attempt"] as? Int == 1)
                 let due = harness.clock.now.addingTimeInterval(10).roundedToMilliseconds
                 #expect(scheduled["not_before"] as? String == ISO8601.format(due))
-                #expect((scheduled["correlation_id"] as? String)?.isEmpty == false)
+                let correlationID = try #require(scheduled["correlation_id"] as? String)
+                #expect(correlationID.count == 13)
+                #expect(correlationID.allSatisfy { "0123456789abcdefghjkmnpqrstvwxyz".contains($0) })
 
                 let second = try Self.object(try await post(noticeBody(task: Self.taskA), id: "msg_2"))
                 #expect(second["decision"] as? String == "coalesced")

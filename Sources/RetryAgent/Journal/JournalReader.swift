@@ -48,7 +48,7 @@ public enum JournalReader {
     ///
     /// Sequence numbers must increase; records of a compaction snapshot share the number of the
     /// last record they summarise, so equal numbers are allowed for snapshot records only.
-    public static func scan(_ bytes: [UInt8], apply: (JournalRecord) -> Void) -> Scan {
+    public static func scan(_ bytes: [UInt8], apply: (consuming JournalRecord) -> Void) -> Scan {
         var scanner = Scanner()
         let consumed = bytes.withUnsafeBytes { scanner.feed($0, at: 0, apply: apply) }
         return scanner.finish(tail: consumed..<bytes.count)
@@ -63,8 +63,9 @@ public enum JournalReader {
     ///
     /// The file is read in chunks of ``chunkSize`` bytes (a longer line grows the buffer), and
     /// each line is decoded as it comes.
-    public static func replay(_ file: JournalFile, apply: (JournalRecord) -> Void) throws(JournalError) -> ReplayReport
-    {
+    public static func replay(
+        _ file: JournalFile, apply: (consuming JournalRecord) -> Void
+    ) throws(JournalError) -> ReplayReport {
         try replay(file, chunkSize: chunkSize, apply: apply)
     }
 
@@ -75,7 +76,7 @@ public enum JournalReader {
     /// thread applies the records, so replay takes about as long as the slower of the two rather
     /// than their sum; `apply` still sees every record in order, on the caller's thread.
     static func replay(
-        _ file: JournalFile, chunkSize: Int, apply: (JournalRecord) -> Void
+        _ file: JournalFile, chunkSize: Int, apply: (consuming JournalRecord) -> Void
     ) throws(JournalError) -> ReplayReport {
         guard file.size > Int64(chunkSize) else { return try replaySerially(file, chunkSize: chunkSize, apply: apply) }
         return try replayPipelined(file, chunkSize: chunkSize, apply: apply)
@@ -86,7 +87,7 @@ public enum JournalReader {
 
     /// Decodes on a new thread, applies on this one (see ``replay(_:chunkSize:apply:)``).
     static func replayPipelined(
-        _ file: JournalFile, chunkSize: Int, apply: (JournalRecord) -> Void
+        _ file: JournalFile, chunkSize: Int, apply: (consuming JournalRecord) -> Void
     ) throws(JournalError) -> ReplayReport {
         let channel = RecordChannel(capacity: 4)
         let decoder = Thread {
@@ -151,7 +152,7 @@ public enum JournalReader {
         }
 
         /// Moves every record, in order, into `body`.
-        func drain(_ body: (JournalRecord) -> Void) {
+        func drain(_ body: (consuming JournalRecord) -> Void) {
             while taken < count {
                 let record = (storage + taken).move()
                 taken += 1
@@ -221,7 +222,7 @@ public enum JournalReader {
 
     /// Reads, decodes and applies on the caller's thread.
     static func replaySerially(
-        _ file: JournalFile, chunkSize: Int, apply: (JournalRecord) -> Void
+        _ file: JournalFile, chunkSize: Int, apply: (consuming JournalRecord) -> Void
     ) throws(JournalError) -> ReplayReport {
         let fd = open(file.path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
@@ -308,7 +309,9 @@ public enum JournalReader {
 
         /// Decodes the complete lines of `buffer`, which holds the file's bytes from offset
         /// `base`; returns how many bytes that was (through the last newline).
-        mutating func feed(_ buffer: UnsafeRawBufferPointer, at base: Int, apply: (JournalRecord) -> Void) -> Int {
+        mutating func feed(
+            _ buffer: UnsafeRawBufferPointer, at base: Int, apply: (consuming JournalRecord) -> Void
+        ) -> Int {
             guard let start = buffer.baseAddress else { return 0 }
             var lineStart = 0
             while lineStart < buffer.count,

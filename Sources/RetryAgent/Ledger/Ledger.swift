@@ -93,7 +93,7 @@ public struct Ledger: Sendable {
     public var openEpisodeCount: Int { tasks.values.count { $0.episode != nil } }
 
     /// Folds one record into the state.
-    public mutating func apply(_ record: JournalRecord) {
+    public mutating func apply(_ record: consuming JournalRecord) {
         lastSeq = max(lastSeq, record.seq)
         switch record.body {
         case .delivery(let delivery):

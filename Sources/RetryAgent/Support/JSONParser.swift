@@ -136,34 +136,59 @@ public struct JSONParser {
         /// (the cursor moves past its closing quote); `nil`, with the cursor unmoved, when it has
         /// escapes or control characters (``string()`` then reads or rejects it).
         mutating func plainString() throws(SyntaxError) -> UnsafeRawBufferPointer? {
-            var end = index + 1
-            while end < bytes.count {
-                let byte = bytes[end]
-                if byte == UInt8(ascii: "\"") {
-                    let text = UnsafeRawBufferPointer(rebasing: bytes[(index + 1)..<end])
-                    index = end + 1
-                    return text
-                }
-                if byte == UInt8(ascii: "\\") || byte < 0x20 { return nil }
-                end += 1
+            let end = Self.firstSpecialByte(in: bytes, from: index + 1)
+            guard end < bytes.count else { throw SyntaxError(offset: end, message: "unterminated string") }
+            guard bytes[end] == UInt8(ascii: "\"") else { return nil }
+            let text = UnsafeRawBufferPointer(rebasing: bytes[(index + 1)..<end])
+            index = end + 1
+            return text
+        }
+
+        /// The offset of the first byte at or after `start` that ends the plain run of a string:
+        /// a quote, a backslash or a control character (`bytes.count` when there is none).
+        ///
+        /// Eight bytes at a time: for a word `w`, `(w - 0x0101…) & ~w & 0x8080…` flags its zero
+        /// bytes, so XOR with a repeated byte finds that byte and subtracting `0x2020…` finds the
+        /// bytes below `0x20`. A flag can be spurious only above a true one, so the lowest flag
+        /// (the first byte on a little-endian machine) is always exact. Journal lines are mostly
+        /// strings, and this reads them several times faster than a byte at a time.
+        static func firstSpecialByte(in bytes: UnsafeRawBufferPointer, from start: Int) -> Int {
+            var offset = start
+            #if _endian(little)
+            let ones: UInt64 = 0x0101_0101_0101_0101
+            let highs: UInt64 = 0x8080_8080_8080_8080
+            while offset + 8 <= bytes.count {
+                let word = bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
+                let quote = word ^ (ones &* UInt64(UInt8(ascii: "\"")))
+                let backslash = word ^ (ones &* UInt64(UInt8(ascii: "\\")))
+                let flags =
+                    ((quote &- ones) & ~quote | (backslash &- ones) & ~backslash | (word &- ones &* 0x20) & ~word)
+                    & highs
+                if flags != 0 { return offset + flags.trailingZeroBitCount / 8 }
+                offset += 8
             }
-            throw SyntaxError(offset: end, message: "unterminated string")
+            #endif
+            while offset < bytes.count {
+                let byte = bytes[offset]
+                if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 { return offset }
+                offset += 1
+            }
+            return offset
         }
 
         mutating func string() throws(SyntaxError) -> String {
             index += 1
             let start = index
             // Fast path: no escapes.
-            while index < bytes.count {
+            index = Self.firstSpecialByte(in: bytes, from: start)
+            if index < bytes.count {
                 let byte = bytes[index]
                 if byte == UInt8(ascii: "\"") {
                     let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
                     index += 1
                     return text
                 }
-                if byte == UInt8(ascii: "\\") { break }
                 guard byte >= 0x20 else { throw fail("control character in string") }
-                index += 1
             }
             var out = Array(UnsafeRawBufferPointer(rebasing: bytes[start..<index]))
             while index < bytes.count {
