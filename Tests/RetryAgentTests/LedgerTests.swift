@@ -27,6 +27,28 @@ import Testing
         #expect(ledger.tasks[sampleTask]?.state == .pending)
     }
 
+    /// The episode lives out of line, but an entry is still a value: changing one copy's episode,
+    /// or ending it, leaves the other copy's as it was.
+    @Test func taskEntriesKeepValueSemantics() throws {
+        var ledger = Ledger(dedupWindow: .seconds(3600))
+        deliver(&ledger, notice(), id: "a", at: start)
+        let original = try #require(ledger.tasks[sampleTask])
+        let episode = try #require(original.episode)
+        var copy = original
+        copy.episode?.status = "TraceGenFailed"
+        copy.episode?.tries += 1
+        #expect(original.episode == episode)
+        #expect(copy.episode?.status == "TraceGenFailed" && copy.episode?.tries == episode.tries + 1)
+        #expect(copy != original)
+        var ended = original
+        ended.episode = nil
+        #expect(ended.episode == nil && original.episode == episode)
+        var reopened = ended
+        reopened.episode = episode
+        #expect(reopened == original && reopened.hashValue == original.hashValue)
+        #expect(ended.episode == nil)
+    }
+
     @Test func sameDeliveryIDIsADuplicateWithinTheWindowOnly() {
         var ledger = Ledger(dedupWindow: .seconds(3600))
         deliver(&ledger, notice(), id: "a", at: start)
