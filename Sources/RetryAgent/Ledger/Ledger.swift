@@ -69,20 +69,33 @@ public struct TaskEntry: Sendable, Hashable {
 
     /// The open episode, when a retry is pending or in flight.
     public var episode: Episode? {
-        get { episodeStorage?.episode }
+        // A borrow of the boxed value: reading one field must not copy the whole episode.
+        _read {
+            if let storage = episodeStorage {
+                yield storage.episode
+            } else {
+                yield nil
+            }
+        }
         _modify {
             // Copy on write: a box shared with another copy of the entry is never written.
             if episodeStorage != nil, !isKnownUniquelyReferenced(&episodeStorage) {
                 episodeStorage = EpisodeStorage(episodeStorage?.episode)
             }
-            if let storage = episodeStorage {
-                yield &storage.episode
-                if storage.episode == nil { episodeStorage = nil }
-            } else {
-                var episode: Episode?
-                yield &episode
-                if let episode { episodeStorage = EpisodeStorage(episode) }
+            // The episode is swapped out of its box and back, not copied: a copy would retain
+            // every string it holds, and release them again after.
+            var episode: Episode?
+            if let storage = episodeStorage { swap(&episode, &storage.episode) }
+            defer {
+                if case .none = episode {
+                    episodeStorage = nil
+                } else {
+                    let storage = episodeStorage ?? EpisodeStorage(nil)
+                    swap(&episode, &storage.episode)
+                    episodeStorage = storage
+                }
             }
+            yield &episode
         }
     }
 
@@ -142,18 +155,25 @@ public struct Ledger: Sendable {
     public var openEpisodeCount: Int { tasks.values.count { $0.episode != nil } }
 
     /// Folds one record into the state.
+    ///
+    /// The record is consumed: its strings move into the state rather than being copied.
     public mutating func apply(_ record: consuming JournalRecord) {
-        lastSeq = max(lastSeq, record.seq)
-        switch record.body {
+        let seq = record.seq
+        let time = record.time
+        let task = record.task
+        lastSeq = max(lastSeq, seq)
+        // The body is swapped out of the record (for a placeholder without references) so that
+        // its strings move into the state: reading it out would copy them.
+        var body = RecordBody.breaker(.closed)
+        swap(&body, &record.body)
+        switch consume body {
         case .delivery(let delivery):
-            remember(
-                SeenDelivery(
-                    key: delivery.deliveryKey, at: record.time, task: record.task, decision: delivery.decision))
-            guard let task = record.task else { return }
-            applyDelivery(delivery, task: task, record: record)
+            remember(SeenDelivery(key: delivery.deliveryKey, at: time, task: task, decision: delivery.decision))
+            guard let task else { return }
+            applyDelivery(delivery, task: task, seq: seq, time: time)
         case .attemptStarted(let started):
-            guard let task = record.task else { return anomaly() }
-            update(task, at: record.time) { entry in
+            guard let task else { return anomaly() }
+            update(task, at: time) { entry in
                 // In place: copying the episode out and back would retain and release its strings.
                 guard entry.episode != nil else { return false }
                 if let schedule = started.reclassified { entry.episode?.schedule = schedule }
@@ -163,21 +183,21 @@ public struct Ledger: Sendable {
                 return true
             }
         case .attemptFinished(let finished):
-            guard let task = record.task else { return anomaly() }
+            guard let task else { return anomaly() }
             var due: Date?
-            update(task, at: record.time) { entry in
-                guard Self.applyFinished(finished, to: &entry, at: record.time) else { return false }
+            update(task, at: time) { entry in
+                guard Self.applyFinished(finished, to: &entry, at: time) else { return false }
                 due = entry.episode?.schedule.due
                 return true
             }
             if let due { schedule(task, due: due) }
         case .episodeEnded(let ended):
-            guard let task = record.task else { return anomaly() }
-            update(task, at: record.time) { entry in
+            guard let task else { return anomaly() }
+            update(task, at: time) { entry in
                 guard entry.episode != nil else { return false }
                 if ended.countsAttempt {
                     entry.attempts += 1
-                    entry.lastAcceptedAt = record.time
+                    entry.lastAcceptedAt = time
                 }
                 entry.episode = nil
                 entry.state = TaskState(ended.outcome)
@@ -186,8 +206,8 @@ public struct Ledger: Sendable {
         case .breaker(let snapshot):
             breaker = snapshot
         case .taskSnapshot(let snapshot):
-            guard let task = record.task else { return anomaly() }
-            var entry = TaskEntry(updatedAt: record.time)
+            guard let task else { return anomaly() }
+            var entry = TaskEntry(updatedAt: time)
             entry.attempts = snapshot.attempts
             entry.lastAcceptedAt = snapshot.lastAcceptedAt
             entry.state = snapshot.state
@@ -212,20 +232,22 @@ public struct Ledger: Sendable {
         }
     }
 
-    private mutating func applyDelivery(_ delivery: DeliveryRecord, task: TaskID, record: JournalRecord) {
-        var index = tasks.index(forKey: task)
-        if index == nil {
+    private mutating func applyDelivery(_ delivery: consuming DeliveryRecord, task: TaskID, seq: UInt64, time: Date) {
+        let index: [TaskID: TaskEntry].Index
+        if let existing = tasks.index(forKey: task) {
+            index = existing
+        } else {
             // A task first seen reads `ignored` until a decision says otherwise.
-            tasks[task] = TaskEntry(updatedAt: record.time)
-            index = tasks.index(forKey: task)
+            tasks[task] = TaskEntry(updatedAt: time)
+            guard let inserted = tasks.index(forKey: task) else { return }
+            index = inserted
         }
-        guard let index else { return }
-        tasks.values[index].updatedAt = record.time
+        tasks.values[index].updatedAt = time
         switch delivery.decision {
         case .retryScheduled:
             guard let schedule = delivery.schedule else { return anomaly() }
             tasks.values[index].episode = Episode(
-                openedSeq: record.seq, openedAt: record.time, correlationID: delivery.correlationID,
+                openedSeq: seq, openedAt: time, correlationID: delivery.correlationID,
                 schedule: schedule, status: delivery.status, error: delivery.error, tries: 0, inFlightAttempt: nil
             )
             tasks.values[index].state = .pending
