@@ -66,6 +66,21 @@ struct JournalGenerator {
 
     private static let crockford = Array("0123456789ABCDEFGHJKMNPQRSTVWXYZ".utf8)
 
+    private static let base62 = Array("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz".utf8)
+
+    /// A Standard Webhooks message id in Svix's shape (`msg_` and 27 base62 characters: 31
+    /// bytes), unique through `counter`.
+    static func messageID(counter: Int, _ random: inout SplitMix64) -> String {
+        var text = Array("msg_".utf8)
+        var value = counter
+        for _ in 0..<8 {
+            text.append(base62[value % 62])
+            value /= 62
+        }
+        for _ in 0..<19 { text.append(base62[random.below(62)]) }
+        return String(decoding: text, as: UTF8.self)
+    }
+
     /// A correlation id in the agent's shape (13 lower-case base32 digits of 64 bits), from `bits`.
     static func correlationID(_ bits: UInt64) -> String {
         String(decoding: (0..<13).map { crockford[Int((bits >> UInt64(60 - 5 * $0)) & 31)] | 0x20 }, as: UTF8.self)
@@ -148,7 +163,7 @@ struct JournalGenerator {
             deliveryID = recentDeliveries[random.below(recentDeliveries.count)]
         } else {
             deliveryCounter += 1
-            deliveryID = "msg_2\(String(deliveryCounter, radix: 36))\(String(random.next(), radix: 36))"
+            deliveryID = Self.messageID(counter: deliveryCounter, &random)
             if recentDeliveries.count < 1024 {
                 recentDeliveries.append(deliveryID)
             } else {

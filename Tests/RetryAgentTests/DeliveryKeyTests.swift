@@ -20,6 +20,33 @@ import Testing
         #expect(DeliveryKey(hex: text) == nil)
     }
 
+    /// Every shape of id reads back as spelled, whichever way it is stored, and keys the same as
+    /// its string.
+    @Test(arguments: [
+        "msg_2KWPBgLlAfxdpx2AI54pPJ85f1W", "", "a", String(repeating: "x", count: 32), String(repeating: "x", count: 33),
+        "msg_é", "sha256:" + String(repeating: "0123456789abcdef", count: 4),
+        "sha256:" + String(repeating: "0123456789ABCDEF", count: 4),
+        "sha256:" + String(repeating: "0123456789abcdef", count: 4).dropLast(),
+        "sha256:" + String(repeating: "0123456789abcdeg", count: 4), "sha256:",
+    ])
+    func deliveryIDsReadBackAsSpelled(_ text: String) {
+        let id = DeliveryID(text)
+        #expect(id.description == text)
+        #expect(Array(text.utf8).withUnsafeBytes { DeliveryID(utf8: $0) } == id)
+        #expect(DeliveryKey(id: id) == DeliveryKey(id: text))
+        #expect(id.withUTF8 { Array($0) } == Array(text.utf8))
+    }
+
+    @Test func deliveryIDsDifferWhenTheirSpellingsDo() {
+        let spellings = [
+            "msg_1", "msg_1 ", "MSG_1", "sha256:" + String(repeating: "ab", count: 32),
+            "sha256:" + String(repeating: "ab", count: 31) + "ac", String(repeating: "ab", count: 32),
+        ]
+        let ids = spellings.map(DeliveryID.init)
+        #expect(Set(ids).count == spellings.count)
+        #expect(Set(spellings.map(DeliveryID.init)) == Set(ids))
+    }
+
     /// A compaction snapshot written before keys replaced ids still replays to the same table.
     @Test func readsSnapshotsThatCarryIDs() throws {
         let line =

@@ -96,7 +96,7 @@ struct JournalFullDiskTests {
             let records = try harness.recordsOnDisk()
             let journaled = Set(
                 records.compactMap { record -> String? in
-                    if case .delivery(let delivery) = record.body { return delivery.deliveryID }
+                    if case .delivery(let delivery) = record.body { return delivery.deliveryID.description }
                     return nil
                 })
             #expect(Set(acknowledged).isSubset(of: journaled), "\(journaled)")

@@ -93,7 +93,7 @@ struct WebhookRouteTests {
             }
             // Every acknowledged delivery is in the journal.
             let ids = try harness.recordsOnDisk().compactMap { record -> String? in
-                if case .delivery(let delivery) = record.body { return delivery.deliveryID }
+                if case .delivery(let delivery) = record.body { return delivery.deliveryID.description }
                 return nil
             }
             #expect(ids == ["msg_1", "msg_2", "msg_3", "msg_4", "msg_5"])

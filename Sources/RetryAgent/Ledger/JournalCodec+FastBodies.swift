@@ -39,7 +39,7 @@ extension JournalCodec.FastDecoder {
     }
 
     private mutating func delivery() -> DeliveryRecord? {
-        guard key("delivery_id", first: true), let deliveryID = string(),
+        guard key("delivery_id", first: true), let deliveryIDBytes = plainString(),
             key("correlation_id", first: false), let correlationID = string(),
             key("status", first: false), let status = word(),
             case .some(let error) = optionalWord("error"),
@@ -54,7 +54,7 @@ extension JournalCodec.FastDecoder {
             schedule = value
         }
         return DeliveryRecord(
-            deliveryID: deliveryID, correlationID: correlationID, status: status, error: error,
+            deliveryID: DeliveryID(utf8: deliveryIDBytes), correlationID: correlationID, status: status, error: error,
             noticeTime: noticeTime, decision: decision, reason: reason, rule: rule, schedule: schedule)
     }
 

@@ -124,7 +124,7 @@ public enum JournalCodec {
         writer.beginObject()
         switch body {
         case .delivery(let delivery):
-            writer.field("delivery_id", delivery.deliveryID)
+            writer.field("delivery_id", delivery.deliveryID.description)
             writer.field("correlation_id", delivery.correlationID)
             writer.field("status", delivery.status)
             writer.field("error", delivery.error)

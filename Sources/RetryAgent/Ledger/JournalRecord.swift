@@ -67,7 +67,7 @@ public enum DeliveryDecision: String, Sendable, Hashable, CaseIterable {
 /// A delivery accepted and decided.
 public struct DeliveryRecord: Sendable, Hashable {
     /// The id the sender gave (or the body hash); kept in the journal for people.
-    public let deliveryID: String
+    public let deliveryID: DeliveryID
     /// What the dedup table knows the id by, worked out once when the record is made.
     public let deliveryKey: DeliveryKey
     public var correlationID: String
@@ -84,6 +84,16 @@ public struct DeliveryRecord: Sendable, Hashable {
 
     public init(
         deliveryID: String, correlationID: String, status: String, error: String?, noticeTime: Date?,
+        decision: DeliveryDecision, reason: String, rule: String?, schedule: EpisodeSchedule?
+    ) {
+        self.init(
+            deliveryID: DeliveryID(deliveryID), correlationID: correlationID, status: status, error: error,
+            noticeTime: noticeTime, decision: decision, reason: reason, rule: rule, schedule: schedule)
+    }
+
+    /// A delivery whose id is already a ``DeliveryID`` (the decoder reads it from the line's bytes).
+    public init(
+        deliveryID: DeliveryID, correlationID: String, status: String, error: String?, noticeTime: Date?,
         decision: DeliveryDecision, reason: String, rule: String?, schedule: EpisodeSchedule?
     ) {
         self.deliveryID = deliveryID
@@ -267,6 +277,11 @@ public struct DeliveryKey: Hashable, Sendable, Comparable, CustomStringConvertib
     public init(id: String) {
         var id = id
         (high, low) = id.withUTF8 { Crypto.sha256Prefix128(UnsafeRawBufferPointer($0)) }
+    }
+
+    /// The key of the delivery id `id`.
+    public init(id: DeliveryID) {
+        (high, low) = id.withUTF8 { Crypto.sha256Prefix128($0) }
     }
 
     /// Reads the 32 lower-case hexadecimal digits of ``description``.

@@ -1,0 +1,113 @@
+/// A delivery id as a journal record carries it.
+///
+/// Senders choose their ids, but nearly every one has one of two shapes: a Standard Webhooks or
+/// Svix id (`msg_` and 27 characters: 31 bytes) or the agent's own body hash (`sha256:` and 64
+/// lower-case hexadecimal digits). Both are held inline, without an allocation: an ASCII id of
+/// up to 32 bytes as its bytes, a body hash as its 32-byte digest. Replay decodes one for every
+/// delivery record, and a string per record would cost an allocation on the decoding thread and
+/// a free on the applying one. Any other id is kept as a string.
+///
+/// Two ids are equal when they are spelled the same: each spelling has exactly one storage.
+public struct DeliveryID: Sendable, Hashable, CustomStringConvertible {
+    /// 32 bytes, in memory order.
+    private struct Bytes32: Sendable, Hashable {
+        var words: (UInt64, UInt64, UInt64, UInt64)
+
+        static func == (lhs: Bytes32, rhs: Bytes32) -> Bool {
+            lhs.words.0 == rhs.words.0 && lhs.words.1 == rhs.words.1 && lhs.words.2 == rhs.words.2
+                && lhs.words.3 == rhs.words.3
+        }
+
+        func hash(into hasher: inout Hasher) {
+            hasher.combine(words.0)
+            hasher.combine(words.1)
+            hasher.combine(words.2)
+            hasher.combine(words.3)
+        }
+    }
+
+    private enum Storage: Sendable, Hashable {
+        /// An ASCII id of `count` (at most 32) bytes.
+        case ascii(Bytes32, count: UInt8)
+        /// `sha256:` and the lower-case hexadecimal spelling of these 32 bytes.
+        case bodyHash(Bytes32)
+        case text(String)
+    }
+
+    private let storage: Storage
+
+    private static let bodyHashPrefix: [UInt8] = Array("sha256:".utf8)
+
+    /// The id spelled `text`.
+    public init(_ text: String) {
+        var text = text
+        self = text.withUTF8 { Self(utf8: UnsafeRawBufferPointer($0)) }
+    }
+
+    /// The id spelled by the UTF-8 bytes `bytes`.
+    public init(utf8 bytes: UnsafeRawBufferPointer) {
+        if bytes.count <= 32, bytes.allSatisfy({ $0 < 0x80 }) {
+            var inline = Bytes32(words: (0, 0, 0, 0))
+            withUnsafeMutableBytes(of: &inline.words) { $0.copyMemory(from: bytes) }
+            storage = .ascii(inline, count: UInt8(bytes.count))
+        } else if let digest = Self.bodyHashDigest(bytes) {
+            storage = .bodyHash(digest)
+        } else {
+            storage = .text(String(decoding: bytes, as: UTF8.self))
+        }
+    }
+
+    /// The digest of a body-hash id spelled in lower-case hexadecimal, `nil` for anything else.
+    private static func bodyHashDigest(_ bytes: UnsafeRawBufferPointer) -> Bytes32? {
+        let prefix = bodyHashPrefix.count
+        guard bytes.count == prefix + 64, bytes.starts(with: bodyHashPrefix) else { return nil }
+        var digest = Bytes32(words: (0, 0, 0, 0))
+        let valid = withUnsafeMutableBytes(of: &digest.words) { output in
+            for index in 0..<32 {
+                guard let high = lowerHexValue(bytes[prefix + 2 * index]),
+                    let low = lowerHexValue(bytes[prefix + 2 * index + 1])
+                else { return false }
+                output[index] = high << 4 | low
+            }
+            return true
+        }
+        return valid ? digest : nil
+    }
+
+    private static func lowerHexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        default: nil
+        }
+    }
+
+    /// Calls `body` with the id's UTF-8 bytes.
+    public func withUTF8<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
+        switch storage {
+        case .ascii(let inline, let count):
+            var words = inline.words
+            return try withUnsafeBytes(of: &words) { try body(UnsafeRawBufferPointer(rebasing: $0[0..<Int(count)])) }
+        case .bodyHash(let digest):
+            var words = digest.words
+            let hex: [UInt8] = Array("0123456789abcdef".utf8)
+            var spelled = Self.bodyHashPrefix
+            spelled.reserveCapacity(Self.bodyHashPrefix.count + 64)
+            withUnsafeBytes(of: &words) { bytes in
+                for byte in bytes {
+                    spelled.append(hex[Int(byte >> 4)])
+                    spelled.append(hex[Int(byte & 15)])
+                }
+            }
+            return try spelled.withUnsafeBytes(body)
+        case .text(var text):
+            return try text.withUTF8 { try body(UnsafeRawBufferPointer($0)) }
+        }
+    }
+
+    /// The id as the sender spelled it.
+    public var description: String {
+        if case .text(let text) = storage { return text }
+        return withUTF8 { String(decoding: $0, as: UTF8.self) }
+    }
+}
