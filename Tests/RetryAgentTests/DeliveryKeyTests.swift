@@ -23,7 +23,8 @@ import Testing
     /// Every shape of id reads back as spelled, whichever way it is stored, and keys the same as
     /// its string.
     @Test(arguments: [
-        "msg_2KWPBgLlAfxdpx2AI54pPJ85f1W", "", "a", String(repeating: "x", count: 32), String(repeating: "x", count: 33),
+        "msg_2KWPBgLlAfxdpx2AI54pPJ85f1W", "", "a", String(repeating: "x", count: 32),
+        String(repeating: "x", count: 33),
         "msg_é", "sha256:" + String(repeating: "0123456789abcdef", count: 4),
         "sha256:" + String(repeating: "0123456789ABCDEF", count: 4),
         "sha256:" + String(repeating: "0123456789abcdef", count: 4).dropLast(),

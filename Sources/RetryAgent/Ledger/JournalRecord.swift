@@ -96,8 +96,20 @@ public struct DeliveryRecord: Sendable, Hashable {
         deliveryID: DeliveryID, correlationID: String, status: String, error: String?, noticeTime: Date?,
         decision: DeliveryDecision, reason: String, rule: String?, schedule: EpisodeSchedule?
     ) {
+        self.init(
+            deliveryID: deliveryID, deliveryKey: DeliveryKey(id: deliveryID), correlationID: correlationID,
+            status: status, error: error, noticeTime: noticeTime, decision: decision, reason: reason, rule: rule,
+            schedule: schedule)
+    }
+
+    /// A delivery whose id's key was worked out already (``DeliveryInput`` hashes it once for the
+    /// dedup lookup and the record); `deliveryKey` must be `DeliveryKey(id: deliveryID)`.
+    init(
+        deliveryID: DeliveryID, deliveryKey: DeliveryKey, correlationID: String, status: String, error: String?,
+        noticeTime: Date?, decision: DeliveryDecision, reason: String, rule: String?, schedule: EpisodeSchedule?
+    ) {
         self.deliveryID = deliveryID
-        self.deliveryKey = DeliveryKey(id: deliveryID)
+        self.deliveryKey = deliveryKey
         self.correlationID = correlationID
         self.status = status
         self.error = error

@@ -3,12 +3,15 @@ import Foundation
 /// A delivery that passed authentication and parsing, ready to be decided.
 public struct DeliveryInput: Sendable {
     public var notice: FailureNotice
-    public var deliveryID: String
+    public let deliveryID: DeliveryID
+    /// The id's dedup key, hashed once here for the lookup and the record.
+    public let deliveryKey: DeliveryKey
     public var correlationID: String
 
     public init(notice: FailureNotice, deliveryID: String, correlationID: String) {
         self.notice = notice
-        self.deliveryID = deliveryID
+        self.deliveryID = DeliveryID(deliveryID)
+        self.deliveryKey = DeliveryKey(id: self.deliveryID)
         self.correlationID = correlationID
     }
 }
@@ -42,7 +45,7 @@ extension Ledger {
     public func decide(
         _ input: DeliveryInput, now: Date, jitter: Double, classify: (RuleEvent) -> Classification
     ) -> DeliveryVerdict {
-        if let seen = seenDelivery(DeliveryKey(id: input.deliveryID), now: now) { return .duplicate(seen) }
+        if let seen = seenDelivery(input.deliveryKey, now: now) { return .duplicate(seen) }
         let notice = input.notice
         let entry = tasks[notice.taskID]
         func record(
@@ -52,7 +55,8 @@ extension Ledger {
         {
             .record(
                 DeliveryRecord(
-                    deliveryID: input.deliveryID, correlationID: input.correlationID, status: notice.status,
+                    deliveryID: input.deliveryID, deliveryKey: input.deliveryKey, correlationID: input.correlationID,
+                    status: notice.status,
                     error: notice.error.map { truncated($0, to: maximumErrorBytes) }, noticeTime: notice.timestamp,
                     decision: decision, reason: reason, rule: rule, schedule: schedule
                 )
