@@ -37,6 +37,7 @@ public struct DeliveryID: Sendable, Hashable, CustomStringConvertible {
     private let storage: Storage
 
     private static let bodyHashPrefix: [UInt8] = Array("sha256:".utf8)
+    private static let lowerHexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
     /// The id spelled `text`.
     public init(_ text: String) {
@@ -90,16 +91,17 @@ public struct DeliveryID: Sendable, Hashable, CustomStringConvertible {
             return try withUnsafeBytes(of: &words) { try body(UnsafeRawBufferPointer(rebasing: $0[0..<Int(count)])) }
         case .bodyHash(let digest):
             var words = digest.words
-            let hex: [UInt8] = Array("0123456789abcdef".utf8)
-            var spelled = Self.bodyHashPrefix
-            spelled.reserveCapacity(Self.bodyHashPrefix.count + 64)
-            withUnsafeBytes(of: &words) { bytes in
-                for byte in bytes {
-                    spelled.append(hex[Int(byte >> 4)])
-                    spelled.append(hex[Int(byte & 15)])
+            let prefix = Self.bodyHashPrefix.count
+            return try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: prefix + 64) { spelled in
+                for (index, byte) in Self.bodyHashPrefix.enumerated() { spelled[index] = byte }
+                withUnsafeBytes(of: &words) { bytes in
+                    for (index, byte) in bytes.enumerated() {
+                        spelled[prefix + 2 * index] = Self.lowerHexDigits[Int(byte >> 4)]
+                        spelled[prefix + 2 * index + 1] = Self.lowerHexDigits[Int(byte & 15)]
+                    }
                 }
+                return try body(UnsafeRawBufferPointer(spelled))
             }
-            return try spelled.withUnsafeBytes(body)
         case .text(var text):
             return try text.withUTF8 { try body(UnsafeRawBufferPointer($0)) }
         }
