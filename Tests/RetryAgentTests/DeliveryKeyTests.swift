@@ -45,6 +45,12 @@ import Testing
         ]
         let ids = spellings.map(DeliveryID.init)
         #expect(Set(ids).count == spellings.count)
+        // Ids compare bytes, as their keys do, not Unicode equivalence.
+        let composed = DeliveryID("msg_caf\u{E9}")
+        let decomposed = DeliveryID("msg_cafe\u{301}")
+        #expect(composed != decomposed)
+        #expect(DeliveryKey(id: composed) != DeliveryKey(id: decomposed))
+        #expect(Set([composed, decomposed, DeliveryID("msg_caf\u{E9}")]).count == 2)
         #expect(Set(spellings.map(DeliveryID.init)) == Set(ids))
     }
 

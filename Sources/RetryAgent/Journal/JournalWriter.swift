@@ -254,12 +254,14 @@ public final class JournalWriter: Service, Sendable {
     /// The lines of `bytes` whose record sequence number is above `seq`.
     private static func lines(in bytes: [UInt8], after seq: UInt64) -> [UInt8] {
         var kept: [UInt8] = []
+        var decoder = JournalCodec.FastDecoder()
         var start = 0
         while start < bytes.count {
             var end = start
             while end < bytes.count, bytes[end] != 0x0A { end += 1 }
             let line = Array(bytes[start..<end])
-            if let record = try? JournalCodec.decode(line), record.seq > seq {
+            let record = line.withUnsafeBytes { try? JournalCodec.decode($0, using: &decoder) }
+            if let record, record.seq > seq {
                 kept.append(contentsOf: line)
                 kept.append(0x0A)
             }

@@ -7,7 +7,9 @@
 /// delivery record, and a string per record would cost an allocation on the decoding thread and
 /// a free on the applying one. Any other id is kept as a string.
 ///
-/// Two ids are equal when they are spelled the same: each spelling has exactly one storage.
+/// Two ids are equal when they are spelled with the same bytes (as their ``DeliveryKey``s are): each
+/// spelling has exactly one storage, and ids kept as strings compare their UTF-8, not Unicode
+/// equivalence (`é` and `e` + U+0301 are different ids).
 public struct DeliveryID: Sendable, Hashable, CustomStringConvertible {
     /// 32 bytes, in memory order.
     private struct Bytes32: Sendable, Hashable {
@@ -26,7 +28,7 @@ public struct DeliveryID: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    private enum Storage: Sendable, Hashable {
+    private enum Storage: Sendable {
         /// An ASCII id of `count` (at most 32) bytes.
         case ascii(Bytes32, count: UInt8)
         /// `sha256:` and the lower-case hexadecimal spelling of these 32 bytes.
@@ -104,6 +106,31 @@ public struct DeliveryID: Sendable, Hashable, CustomStringConvertible {
             }
         case .text(var text):
             return try text.withUTF8 { try body(UnsafeRawBufferPointer($0)) }
+        }
+    }
+
+    public static func == (lhs: DeliveryID, rhs: DeliveryID) -> Bool {
+        switch (lhs.storage, rhs.storage) {
+        case (.ascii(let left, let leftCount), .ascii(let right, let rightCount)):
+            leftCount == rightCount && left == right
+        case (.bodyHash(let left), .bodyHash(let right)): left == right
+        case (.text(let left), .text(let right)): left.utf8.elementsEqual(right.utf8)
+        default: false
+        }
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        switch storage {
+        case .ascii(let inline, let count):
+            hasher.combine(0 as UInt8)
+            hasher.combine(inline)
+            hasher.combine(count)
+        case .bodyHash(let digest):
+            hasher.combine(1 as UInt8)
+            hasher.combine(digest)
+        case .text:
+            hasher.combine(2 as UInt8)
+            withUTF8 { hasher.combine(bytes: $0) }
         }
     }
 

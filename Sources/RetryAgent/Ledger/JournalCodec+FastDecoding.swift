@@ -14,7 +14,12 @@ extension JournalCodec {
     struct FastDecoder {
         /// Strings that recur (status, reason, rule, result, error texts): one copy each, shared
         /// by every record and by the ledger's episodes; HDP's statuses are the literals.
-        var words = JournalCodec.StringTable(limit: 1 << 12, maxLength: 512, preset: TaskStatusInfo.documentedStatuses)
+        var words = Self.presetWords
+
+        /// The table every decoder starts from, built once: a decoder made for a single line
+        /// copies it (its arrays are shared until the first insertion) instead of rebuilding it.
+        static let presetWords = JournalCodec.StringTable(
+            limit: 1 << 12, maxLength: 512, preset: TaskStatusInfo.documentedStatuses)
         /// The lexer over the current line.
         var cursor = JSONParser.Cursor(bytes: UnsafeRawBufferPointer(start: nil, count: 0))
 

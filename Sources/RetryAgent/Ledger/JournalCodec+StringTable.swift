@@ -13,7 +13,8 @@ extension JournalCodec {
     /// growing at `limit` entries and never holds a string longer than `maxLength` bytes:
     /// anything else is just made the ordinary way.
     struct StringTable {
-        /// `hashes[slot]` is 0 for an empty slot (a stored hash always has its lowest bit set).
+        /// `hashes[slot]` is 0 for an empty slot (a stored hash always has its top bit set; the
+        /// slot comes from the low bits).
         private var hashes: [UInt64] = []
         private var strings: [String] = []
         private var mask = -1
@@ -50,7 +51,7 @@ extension JournalCodec {
         private mutating func string(_ bytes: UnsafeRawBufferPointer, making make: () -> String) -> String {
             guard bytes.count <= maxLength else { return make() }
             if mask < 0 { grow() }
-            let hash = Self.hash(bytes, seed: seed) | 1
+            let hash = Self.hash(bytes, seed: seed) | 1 << 63
             var slot = Int(truncatingIfNeeded: hash) & mask
             while hashes[slot] != 0 {
                 if hashes[slot] == hash, Self.spells(strings[slot], bytes) { return strings[slot] }

@@ -81,8 +81,8 @@ public enum JournalCodec {
         return try decode(line, using: &decoder)
     }
 
-    /// Decodes one line with `decoder`, which keeps what it learns (validated task ids) for the
-    /// next lines of the same replay. A line in the encoder's exact shape is read by the fast
+    /// Decodes one line with `decoder`, which keeps what it learns (the strings it interned) for
+    /// the next lines of the same replay. A line in the encoder's exact shape is read by the fast
     /// decoder; any other line (older spellings, hand edits, errors) by the general path, which
     /// has the last word.
     static func decode(

@@ -51,15 +51,15 @@ public enum Crypto {
         return Array(output.prefix(sha256Length))
     }
 
-    /// The first 16 bytes of the SHA-256 of `bytes`, as two big-endian words, into a buffer on
-    /// the stack (no allocation: replay calls it for every delivery record).
+    /// The first 16 bytes of the SHA-256 of `bytes`, as two big-endian words, digested into a
+    /// buffer on the stack (replay calls it for every delivery record).
     public static func sha256Prefix128(_ bytes: UnsafeRawBufferPointer) -> (high: UInt64, low: UInt64) {
         var digest: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
         var length: UInt32 = 0
         // An empty buffer may have no address; OpenSSL gets a valid one regardless.
-        let empty: [UInt8] = [0]
+        var empty: UInt8 = 0
         let status = withUnsafeMutableBytes(of: &digest) { output in
-            empty.withUnsafeBytes { fallback in
+            withUnsafeBytes(of: &empty) { fallback in
                 EVP_Digest(
                     bytes.baseAddress ?? fallback.baseAddress, bytes.count,
                     output.baseAddress?.assumingMemoryBound(to: UInt8.self), &length, sha256Algorithm, nil)
