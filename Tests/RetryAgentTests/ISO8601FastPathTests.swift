@@ -64,4 +64,32 @@ import Testing
         #expect((Self.fast(text) != nil) == fastReads, "\(text)")
         #expect(ISO8601.parse(text) == Self.general(text), "\(text)")
     }
+
+    /// Years 0000 to 9999 only, after rounding to the millisecond: anything a sender can make
+    /// parse into must format back into a date the journal reads (a signed notice with
+    /// `9999-12-31T23:59:60Z` once made a journal line its own replay refused).
+    @Test(arguments: [
+        "9999-12-31T23:59:60Z", "9999-12-31T23:59:59.9999Z", "9999-12-31T23:59:59-01:00",
+        "0000-01-01T00:00:00+01:00", "9999-12-31T23:59:60.000Z", "0000-01-01T00:00:00.000+00:01",
+    ])
+    func instantsOutsideYears0000To9999AreNotDates(_ text: String) {
+        #expect(ISO8601.parse(text) == nil)
+    }
+
+    @Test func everyParsedInstantFormatsBackToTheSameMillisecond() throws {
+        for text in [
+            "0000-01-01T00:00:00Z", "9999-12-31T23:59:59.999Z", "9999-12-31T23:59:59.9994Z",
+            "9999-12-31T23:59:59+00:00", "0000-01-01T00:59:59.5+00:59", "1970-01-01T00:00:00Z",
+        ] {
+            let date = try #require(ISO8601.parse(text), "\(text)")
+            let formatted = ISO8601.format(date)
+            #expect(formatted.utf8.count == 24, "\(text) → \(formatted)")
+            let again = try #require(ISO8601.parse(formatted), "\(text) → \(formatted)")
+            #expect(again == date.roundedToMilliseconds, "\(text)")
+        }
+        // Instants no parse produces are written as the nearest end of the range.
+        #expect(ISO8601.format(Date(timeIntervalSince1970: 1e12)) == "9999-12-31T23:59:59.999Z")
+        #expect(ISO8601.format(Date(timeIntervalSince1970: -1e12)) == "0000-01-01T00:00:00.000Z")
+        #expect(ISO8601.format(Date(timeIntervalSince1970: .nan)) == "1970-01-01T00:00:00.000Z")
+    }
 }

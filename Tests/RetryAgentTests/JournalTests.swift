@@ -216,6 +216,40 @@ import Testing
         #expect(try Data(contentsOf: URL(fileURLWithPath: saved)).count == 30)
     }
 
+    /// A last line that ends in a newline with a matching checksum was written whole: whatever
+    /// makes it unreadable (a record this build does not know, a time out of range), a crash did
+    /// not, so it is not cut off as a torn tail (that would drop an acknowledged record) but stops
+    /// the start, and the file is left as it was. A line with a bad checksum after it is still
+    /// part of the same refusal.
+    @Test(arguments: [false, true])
+    func anIntactUnreadableLastLineIsNotATornTail(followedByTornBytes: Bool) throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/journal.jsonl"
+        let records = Self.randomRecords(seed: 7, count: 10)
+        var bytes = records.flatMap(JournalCodec.encode)
+        let line = records.count + 1
+        let body =
+            #"{"v":1,"seq":\#((records.last?.seq ?? 0) + 1),"time":"10000-01-01T00:00:00.000Z","type":"breaker","data":{"state":"closed","trips":0}"#
+        bytes +=
+            Array((body + #","crc":"\#(String(format: "%08x", CRC32C.checksum(Array(body.utf8))))"}"#).utf8) + [0x0A]
+        if followedByTornBytes { bytes += Array(#"{"v":1,"seq":12,"ti"#.utf8) }
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        let file = try JournalFile(path: path)
+        do {
+            _ = try JournalReader.replay(file) { _ in }
+            Issue.record("replay cut off or accepted an intact unreadable line")
+        } catch {
+            #expect(error.isCorrupt)
+            #expect(error.message.contains("\(path):\(line):"))
+        }
+        #expect(file.size == Int64(bytes.count))
+        let scan = JournalReader.scan(bytes) { _ in }
+        #expect(scan.tornTail == nil)
+        #expect(scan.corrupt.map(\.line) == (followedByTornBytes ? [line, line + 1] : [line]))
+        #expect(scan.corrupt.first?.intact == true)
+    }
+
     @Test func corruptionInTheMiddleRefusesTheStartWithFileAndLine() throws {
         let directory = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }

@@ -211,6 +211,19 @@ struct NoticeParserTests {
             name: "impossible date",
             body: #"{"data":{"task_id":"\#(ulid)","status":"DryRunFailed","timestamp":"2025-02-30T00:00:00Z"}}"#,
             reason: "invalid_timestamp", message: "`data.timestamp` is not a time"),
+        // Past the last millisecond the journal can write: once acknowledged, then unreadable.
+        Refused(
+            name: "leap second at the end of year 9999",
+            body: #"{"task_id":"\#(ulid)","status":"DryRunFailed","timestamp":"9999-12-31T23:59:60Z"}"#,
+            reason: "invalid_timestamp", message: "`timestamp` is not a time"),
+        Refused(
+            name: "a fraction that rounds into year 10000",
+            body: #"{"task_id":"\#(ulid)","status":"DryRunFailed","timestamp":"9999-12-31T23:59:59.9999Z"}"#,
+            reason: "invalid_timestamp", message: "`timestamp` is not a time"),
+        Refused(
+            name: "an offset that moves year 0000 back a year",
+            body: #"{"task_id":"\#(ulid)","status":"DryRunFailed","timestamp":"0000-01-01T00:00:00+01:00"}"#,
+            reason: "invalid_timestamp", message: "`timestamp` is not a time"),
     ]
 
     @Test("refused bodies", arguments: refused)

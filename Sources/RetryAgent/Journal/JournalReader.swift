@@ -27,11 +27,16 @@ public struct BadLine: Sendable, Hashable {
     public var offset: Int
     public var length: Int
     public var problem: String
+    /// The line is complete and its checksum matched: what was written is intact, only it cannot
+    /// be read (a record this build does not understand, or out of sequence). A crash cannot
+    /// produce such a line, so it is never taken for a torn write.
+    public var intact = false
 }
 
 /// Splits journal bytes into lines and decodes them, telling a torn tail (a crash mid-write:
-/// only unreadable bytes until the end of the file) from corruption in the middle (an unreadable
-/// line followed by readable ones).
+/// only unreadable bytes until the end of the file, none of them a whole line with a matching
+/// checksum) from corruption (an unreadable line followed by readable ones, or a whole, intact
+/// line that cannot be read, wherever it is).
 public enum JournalReader {
     /// The result of scanning a journal's bytes.
     public struct Scan: Sendable {
@@ -269,7 +274,7 @@ public enum JournalReader {
         let scan = scanner.finish(tail: base..<(base + filled))
         if let bad = scan.corrupt.first {
             throw .corrupt(
-                "\(file.path):\(bad.line): unreadable record (\(bad.problem)); \(scan.corrupt.count) bad line(s) in the middle of the journal. Run `hdp-retry-agent journal repair --journal \(file.path)` to set them aside."
+                "\(file.path):\(bad.line): unreadable record (\(bad.problem)); \(scan.corrupt.count) unreadable line(s) that are not a torn last write. Run `hdp-retry-agent journal repair --journal \(file.path)` to set them aside."
             )
         }
         var report = ReplayReport(records: scan.records, bytes: Int64(scan.goodLength))
@@ -321,6 +326,7 @@ public enum JournalReader {
                 lineNumber += 1
                 let line = UnsafeRawBufferPointer(rebasing: buffer[lineStart..<lineEnd])
                 var problem: String?
+                var intact = true
                 do throws(JournalCodec.DecodeError) {
                     let record = try JournalCodec.decode(line, using: &decoder)
                     let isSnapshot: Bool
@@ -343,11 +349,13 @@ public enum JournalReader {
                     }
                 } catch {
                     problem = error.message
+                    intact = error.checksumMatched
                 }
                 if let problem {
                     pendingBad.append(
                         BadLine(
-                            line: lineNumber, offset: base + lineStart, length: lineEnd - lineStart, problem: problem))
+                            line: lineNumber, offset: base + lineStart, length: lineEnd - lineStart, problem: problem,
+                            intact: intact))
                 }
                 lineStart = lineEnd + 1
             }
@@ -365,10 +373,12 @@ public enum JournalReader {
                         problem: "incomplete last line (no newline)"))
             }
             if let first = pendingBad.first {
-                if scan.corrupt.isEmpty {
+                if scan.corrupt.isEmpty, !pendingBad.contains(where: \.intact) {
                     scan.tornTail = first.offset..<tail.upperBound
                 } else {
-                    // Corruption in the middle and unreadable bytes at the end: all of it is corrupt.
+                    // Corruption before, or a whole line that was written intact and cannot be
+                    // read: cutting it off could drop an acknowledged record, so all of it is
+                    // corrupt and the start stops (`journal repair` sets it aside on request).
                     scan.corrupt.append(contentsOf: pendingBad)
                 }
                 pendingBad.removeAll()

@@ -18,6 +18,9 @@ public enum JournalCodec {
     /// Why a line cannot be read.
     public struct DecodeError: Error, Sendable, Hashable, CustomStringConvertible {
         public var message: String
+        /// Whether the line's checksum matched: the bytes are the ones written, so the line is
+        /// whole (not a torn write) and simply unreadable to this build.
+        public var checksumMatched = true
         public var description: String { message }
     }
 
@@ -90,7 +93,7 @@ public enum JournalCodec {
     ) throws(DecodeError)
         -> JournalRecord
     {
-        guard checksumMatches(line) else { throw DecodeError(message: "checksum mismatch") }
+        guard checksumMatches(line) else { throw DecodeError(message: "checksum mismatch", checksumMatched: false) }
         if let record = decoder.record(line) { return record }
         return try decodeGeneral(line)
     }

@@ -8,10 +8,27 @@ import Foundation
 /// digits, kept to the nanosecond), and `Z`, `±HH:MM`, `±HHMM` or `±HH`; `t` or a space may
 /// replace `T`. A time without a zone is read as UTC, because HDP and most senders mean UTC and
 /// refusing it would lose the notice.
+///
+/// Only instants from `0000-01-01T00:00:00.000Z` to `9999-12-31T23:59:59.999Z` are dates here, after
+/// rounding to the millisecond: ``parse(_:)`` answers `nil` outside that range (a sender's
+/// `9999-12-31T23:59:60Z` or `0000-01-01T00:00:00+01:00` is not a date), so whatever it reads,
+/// ``format(_:)`` writes in four-digit years and ``parse(_:)`` reads back. The journal relies on it:
+/// a record must never hold a time its own replay cannot read.
 public enum ISO8601 {
-    /// `2026-11-29T10:00:00.123Z`.
+    /// The first and last milliseconds since 1970 that are dates: years 0000 to 9999.
+    public static let millisecondRange: ClosedRange<Int64> =
+        Int64(daysSinceEpoch(year: 0, month: 1, day: 1)) * 86_400_000...Int64(
+            daysSinceEpoch(year: 10_000, month: 1, day: 1)) * 86_400_000 - 1
+
+    /// `2026-11-29T10:00:00.123Z`. An instant outside ``millisecondRange`` (which ``parse(_:)``
+    /// never produces) is written as the nearest end of it, so the text is always a date.
     public static func format(_ date: Date) -> String {
-        let totalMilliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded())
+        let unclamped = (date.timeIntervalSince1970 * 1000).rounded()
+        let totalMilliseconds =
+            unclamped.isNaN
+            ? 0
+            : Int64(
+                min(max(unclamped, Double(millisecondRange.lowerBound)), Double(millisecondRange.upperBound)))
         var days =
             totalMilliseconds >= 0 ? totalMilliseconds / 86_400_000 : (totalMilliseconds - 86_399_999) / 86_400_000
         let msOfDay = totalMilliseconds - days * 86_400_000
@@ -50,8 +67,13 @@ public enum ISO8601 {
     /// path with integer arithmetic only, then everything else by the general reader; both give
     /// the same instant for the same text (`ISO8601Tests` checks it on a generated table).
     public static func parse(utf8 bytes: UnsafeRawBufferPointer) -> Date? {
-        if let milliseconds = journalShapeMilliseconds(bytes) { return Date(millisecondsSince1970: milliseconds) }
-        return parseGeneral(utf8: bytes)
+        if let milliseconds = journalShapeMilliseconds(bytes) {
+            return millisecondRange.contains(milliseconds) ? Date(millisecondsSince1970: milliseconds) : nil
+        }
+        guard let date = parseGeneral(utf8: bytes),
+            millisecondRange.contains(Int64((date.timeIntervalSince1970 * 1000).rounded()))
+        else { return nil }
+        return date
     }
 
     /// Milliseconds since 1970 of exactly `YYYY-MM-DDTHH:MM:SS.mmmZ`; `nil` for any other shape
