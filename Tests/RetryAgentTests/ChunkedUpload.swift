@@ -20,12 +20,10 @@ enum ChunkedUpload {
         var sentAfterAnswer = 0
     }
 
-    /// Sends a chunked body of `total` bytes. With `keepSending`, it goes on sending after the
-    /// answer, as a hostile sender would, until the server closes the connection.
-    static func post(port: Int, path: String, total: Int, chunk: Int, keepSending: Bool = false) throws -> Exchange {
+    /// A blocking TCP socket connected to 127.0.0.1:`port` (10 s send and receive timeouts).
+    static func connectSocket(port: Int) throws -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw HarnessError(description: "socket: \(errno)") }
-        defer { close(fd) }
         var timeout = timeval(tv_sec: 10, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
@@ -38,7 +36,36 @@ enum ChunkedUpload {
                 connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
             }
         }
-        guard connected == 0 else { throw HarnessError(description: "connect: \(errno)") }
+        guard connected == 0 else {
+            close(fd)
+            throw HarnessError(description: "connect: \(errno)")
+        }
+        return fd
+    }
+
+    /// Sends `bytes` (a request the server cannot finish reading: headers cut short, or a body
+    /// shorter than its Content-Length), then sends nothing more and waits up to `limit` seconds
+    /// for the server to close the connection. Returns the seconds it took, `nil` if it did not.
+    static func stall(port: Int, sending bytes: String, limit: Double) throws -> Double? {
+        let fd = try connectSocket(port: port)
+        defer { close(fd) }
+        guard sendAll(fd, Array(bytes.utf8)) else { throw HarnessError(description: "send: \(errno)") }
+        let start = Date()
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while Date().timeIntervalSince(start) < limit {
+            var readable = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&readable, 1, 100) > 0 else { continue }
+            // An answer (a 4xx) may come first; the connection closing is what counts.
+            if recv(fd, &buffer, buffer.count, 0) <= 0 { return Date().timeIntervalSince(start) }
+        }
+        return nil
+    }
+
+    /// Sends a chunked body of `total` bytes. With `keepSending`, it goes on sending after the
+    /// answer, as a hostile sender would, until the server closes the connection.
+    static func post(port: Int, path: String, total: Int, chunk: Int, keepSending: Bool = false) throws -> Exchange {
+        let fd = try connectSocket(port: port)
+        defer { close(fd) }
 
         let head =
             "POST \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"

@@ -341,7 +341,7 @@ extension WebhookRouteTests {
             let router = Router()
             try harness.handler(maxBodyBytes: 65_536).register(on: router, path: EngineHarness.path)
             let app = Application(
-                router: router, server: WebhookHandler.serverBuilder,
+                router: router, server: WebhookHandler.serverBuilder(),
                 configuration: .init(address: .hostname("127.0.0.1", port: 0))
             )
             try await app.test(.live) { client in
@@ -357,6 +357,39 @@ extension WebhookRouteTests {
                     exchange.sentBeforeAnswer + exchange.sentAfterAnswer < total / 2,
                     "the server took \(exchange.sentAfterAnswer) bytes after answering")
             }
+        }
+    }
+}
+
+extension WebhookRouteTests {
+    /// A client that stops sending (in its headers, in its body, or idle between requests) is
+    /// disconnected after the idle timeout, so it cannot hold the connection, and a graceful
+    /// shutdown waiting on its request, for ever.
+    @Test(
+        "live: a connection that stops sending is closed after the idle timeout",
+        arguments: [
+            "POST /webhooks/hdp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Ty",
+            "POST /webhooks/hdp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                + "Content-Length: 100\r\n\r\n{\"task_id\":",
+            "",
+        ])
+    func stalledConnectionsAreClosed(request: String) async throws {
+        try await withEngine { harness in
+            let router = Router()
+            try harness.handler(maxBodyBytes: 65_536).register(on: router, path: EngineHarness.path)
+            let app = Application(
+                router: router, server: WebhookHandler.serverBuilder(idleTimeout: .milliseconds(300)),
+                configuration: .init(address: .hostname("127.0.0.1", port: 0))
+            )
+            try await app.test(.live) { client in
+                let port = try #require(client.port)
+                let closedAfter = try await NIOThreadPool.singleton.runIfActive {
+                    try ChunkedUpload.stall(port: port, sending: request, limit: 10)
+                }
+                let seconds = try #require(closedAfter, "the server kept a stalled connection open for 10 s")
+                #expect(seconds >= 0.2, "closed after \(seconds) s, before the idle timeout")
+            }
+            #expect(await harness.engine.ledgerSnapshot.deliveries.isEmpty)
         }
     }
 }

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import Hummingbird
 import Logging
+import NIOCore
 import ServiceLifecycle
 
 /// Builds and runs the daemon. Secrets, rules, the journal lock and the HDP client are set up
@@ -111,6 +112,7 @@ public enum AgentApplication {
         ).register(on: adminRouter)
         let adminApp = Application(
             router: adminRouter,
+            server: .http1(configuration: .init(idleTimeout: TimeAmount(WebhookHandler.idleTimeout))),
             configuration: .init(
                 address: .hostname(adminListen.host, port: adminListen.port), serverName: "hdp-retry-agent-admin"),
             onServerRunning: { channel in

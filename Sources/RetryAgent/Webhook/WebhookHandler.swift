@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdCore
 import Logging
+import NIOCore
 
 /// The webhook front door: body limit, media type, signature, parsing, then the engine.
 ///
@@ -30,9 +31,19 @@ public struct WebhookHandler: Sendable {
         self.logger = logger
     }
 
-    /// The HTTP server of the webhook listener: HTTP/1.1 that closes a connection after a 413.
-    public static var serverBuilder: HTTPServerBuilder {
-        .http1(configuration: .init(additionalChannelHandlers: [CloseAfterOversizedBody()]))
+    /// How long a connection may go without a byte from the client, whether idle between
+    /// requests, in the middle of its headers or in the middle of a body, before the server
+    /// closes it. A sender that stalls (or a client holding connections open on purpose) costs a
+    /// file descriptor and a buffer only this long, and a graceful shutdown never waits on it
+    /// longer (the deployments give the agent 30 s to stop).
+    public static let idleTimeout: Duration = .seconds(15)
+
+    /// The HTTP server of the webhook listener: HTTP/1.1 that closes a connection after a 413
+    /// and after `idleTimeout` without a byte from the client.
+    public static func serverBuilder(idleTimeout: Duration = Self.idleTimeout) -> HTTPServerBuilder {
+        .http1(
+            configuration: .init(
+                additionalChannelHandlers: [CloseAfterOversizedBody()], idleTimeout: TimeAmount(idleTimeout)))
     }
 
     /// Adds `POST path` (and `POST path/{token}` for url-token senders) to `router`.
