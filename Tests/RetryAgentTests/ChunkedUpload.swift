@@ -61,6 +61,23 @@ enum ChunkedUpload {
         return nil
     }
 
+    /// Sends `bytes` (a request whose body is shorter than its Content-Length), closes the
+    /// sending side, and returns whatever the server answers before it closes.
+    static func halfClose(port: Int, sending bytes: String) throws -> String {
+        let fd = try connectSocket(port: port)
+        defer { close(fd) }
+        guard sendAll(fd, Array(bytes.utf8)) else { throw HarnessError(description: "send: \(errno)") }
+        shutdown(fd, Int32(SHUT_WR))
+        var response: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = recv(fd, &buffer, buffer.count, 0)
+            guard count > 0 else { break }
+            response += buffer[0..<count]
+        }
+        return String(decoding: response, as: UTF8.self)
+    }
+
     /// Sends a chunked body of `total` bytes. With `keepSending`, it goes on sending after the
     /// answer, as a hostile sender would, until the server closes the connection.
     static func post(port: Int, path: String, total: Int, chunk: Int, keepSending: Bool = false) throws -> Exchange {

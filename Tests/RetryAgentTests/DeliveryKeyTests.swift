@@ -38,6 +38,12 @@ import Testing
         #expect(id.withUTF8 { Array($0) } == Array(text.utf8))
     }
 
+    @Test func bytesThatAreNotUTF8AreNotAnID() {
+        for bytes in [[0x6D, 0xFF], [0xC0, 0xAF], Array(repeating: 0x78, count: 40) + [0xED, 0xA0, 0x80]] as [[UInt8]] {
+            #expect(bytes.withUnsafeBytes { DeliveryID(utf8: $0) } == nil)
+        }
+    }
+
     @Test func deliveryIDsDifferWhenTheirSpellingsDo() {
         let spellings = [
             "msg_1", "msg_1 ", "MSG_1", "sha256:" + String(repeating: "ab", count: 32),

@@ -211,6 +211,16 @@ struct NoticeParserTests {
             name: "impossible date",
             body: #"{"data":{"task_id":"\#(ulid)","status":"DryRunFailed","timestamp":"2025-02-30T00:00:00Z"}}"#,
             reason: "invalid_timestamp", message: "`data.timestamp` is not a time"),
+        // Two readers must not disagree on which task failed, or what its status is.
+        Refused(
+            name: "duplicate task_id",
+            body: #"{"task_id":"\#(ulid)","task_id":"01JPJ03YJT1A93D6NF56G4GVEZ","status":"AtlanticProvingFailed"}"#,
+            reason: "malformed_json", message: "duplicate member name"),
+        Refused(
+            name: "duplicate status in an envelope",
+            body:
+                #"{"type":"task.failed","data":{"task_id":"\#(ulid)","status":"TraceGenFailed","status":"TraceGenCompleted"}}"#,
+            reason: "malformed_json", message: "duplicate member name"),
         // Past the last millisecond the journal can write: once acknowledged, then unreadable.
         Refused(
             name: "leap second at the end of year 9999",
@@ -225,6 +235,25 @@ struct NoticeParserTests {
             body: #"{"task_id":"\#(ulid)","status":"DryRunFailed","timestamp":"0000-01-01T00:00:00+01:00"}"#,
             reason: "invalid_timestamp", message: "`timestamp` is not a time"),
     ]
+
+    /// JSON is UTF-8 (RFC 8259): bytes that are not are refused, not repaired into U+FFFD and
+    /// journaled as a different status or error than the sender sent.
+    @Test(arguments: [[0xFF], [0xC0, 0xAF], [0xED, 0xA0, 0x80], [0xF0, 0x9F, 0x98]] as [[UInt8]])
+    func invalidUTF8IsRefused(_ bad: [UInt8]) {
+        for field in ["status", "error"] {
+            let body =
+                Array(#"{"task_id":"\#(Self.ulid)","status":"Atlantic"#.utf8)
+                + (field == "status" ? bad : []) + Array(#"ProvingFailed","error":"prover "#.utf8)
+                + (field == "error" ? bad : []) + Array(#"timeout"}"#.utf8)
+            do {
+                let parsed = try NoticeParser(fields: .init()).parse(body)
+                Issue.record("parsed as \(parsed)")
+            } catch {
+                #expect(error.reason == "malformed_json")
+                #expect(error.description.contains("invalid UTF-8"), "\(error.description)")
+            }
+        }
+    }
 
     @Test("refused bodies", arguments: refused)
     func refuses(_ example: Refused) {

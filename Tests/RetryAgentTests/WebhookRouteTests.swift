@@ -394,6 +394,34 @@ extension WebhookRouteTests {
     }
 }
 
+extension WebhookRouteTests {
+    /// A client that hangs up in the middle of its body did not send too much: it is not a 413
+    /// (nor counted as too_large, which an operator may alert on), and nothing is journaled.
+    @Test("live: a body cut short by the client is not reported as too large")
+    func truncatedBodyIsNotTooLarge() async throws {
+        try await withEngine { harness in
+            let router = Router()
+            try harness.handler(maxBodyBytes: 65_536).register(on: router, path: EngineHarness.path)
+            let app = Application(
+                router: router, server: WebhookHandler.serverBuilder(),
+                configuration: .init(address: .hostname("127.0.0.1", port: 0))
+            )
+            try await app.test(.live) { client in
+                let port = try #require(client.port)
+                let response = try await NIOThreadPool.singleton.runIfActive {
+                    try ChunkedUpload.halfClose(
+                        port: port,
+                        sending: "POST \(EngineHarness.path) HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                            + "Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"task_id\":")
+                }
+                #expect(!response.hasPrefix("HTTP/1.1 413"), "\(response.prefix(120))")
+                #expect(response.isEmpty || response.hasPrefix("HTTP/1.1 400"), "\(response.prefix(120))")
+            }
+            #expect(await harness.engine.ledgerSnapshot.deliveries.isEmpty)
+        }
+    }
+}
+
 /// A byte count shared between a request body and the test.
 final class ByteTally: Sendable {
     private let count = Mutex(0)

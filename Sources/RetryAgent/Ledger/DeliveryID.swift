@@ -44,19 +44,26 @@ public struct DeliveryID: Sendable, Hashable, CustomStringConvertible {
     /// The id spelled `text`.
     public init(_ text: String) {
         var text = text
-        self = text.withUTF8 { Self(utf8: UnsafeRawBufferPointer($0)) }
+        // A Swift string's UTF-8 is always valid.
+        self = text.withUTF8 { Self(utf8: UnsafeRawBufferPointer($0)) } ?? Self(storage: .text(text))
     }
 
-    /// The id spelled by the UTF-8 bytes `bytes`.
-    public init(utf8 bytes: UnsafeRawBufferPointer) {
+    private init(storage: Storage) {
+        self.storage = storage
+    }
+
+    /// The id spelled by the UTF-8 bytes `bytes`; `nil` when they are not valid UTF-8.
+    public init?(utf8 bytes: UnsafeRawBufferPointer) {
         if bytes.count <= 32, bytes.allSatisfy({ $0 < 0x80 }) {
             var inline = Bytes32(words: (0, 0, 0, 0))
             withUnsafeMutableBytes(of: &inline.words) { $0.copyMemory(from: bytes) }
             storage = .ascii(inline, count: UInt8(bytes.count))
         } else if let digest = Self.bodyHashDigest(bytes) {
             storage = .bodyHash(digest)
+        } else if let text = String(validating: bytes, as: UTF8.self) {
+            storage = .text(text)
         } else {
-            storage = .text(String(decoding: bytes, as: UTF8.self))
+            return nil
         }
     }
 

@@ -40,6 +40,7 @@ extension JournalCodec.FastDecoder {
 
     private mutating func delivery() -> DeliveryRecord? {
         guard key("delivery_id", first: true), let deliveryIDBytes = plainString(),
+            let deliveryID = DeliveryID(utf8: deliveryIDBytes),
             key("correlation_id", first: false), let correlationID = string(),
             key("status", first: false), let status = word(),
             case .some(let error) = optionalWord("error"),
@@ -54,7 +55,7 @@ extension JournalCodec.FastDecoder {
             schedule = value
         }
         return DeliveryRecord(
-            deliveryID: DeliveryID(utf8: deliveryIDBytes), correlationID: correlationID, status: status, error: error,
+            deliveryID: deliveryID, correlationID: correlationID, status: status, error: error,
             noticeTime: noticeTime, decision: decision, reason: reason, rule: rule, schedule: schedule)
     }
 

@@ -41,14 +41,14 @@ extension JournalCodec {
             }
         }
 
-        /// The string spelled by `bytes` (which must be valid UTF-8 for the table to keep it: a
-        /// string whose bytes the decoding repaired is never stored).
-        mutating func string(_ bytes: UnsafeRawBufferPointer) -> String {
-            string(bytes) { String(decoding: bytes, as: UTF8.self) }
+        /// The string spelled by `bytes`, or `nil` when they are not valid UTF-8 (as the JSON
+        /// parser refuses them; nothing is repaired).
+        mutating func string(_ bytes: UnsafeRawBufferPointer) -> String? {
+            string(bytes) { String(validating: bytes, as: UTF8.self) }
         }
 
         /// The string spelled by `bytes`; `make` makes it when the table does not hold it.
-        private mutating func string(_ bytes: UnsafeRawBufferPointer, making make: () -> String) -> String {
+        private mutating func string(_ bytes: UnsafeRawBufferPointer, making make: () -> String?) -> String? {
             guard bytes.count <= maxLength else { return make() }
             if mask < 0 { grow() }
             let hash = Self.hash(bytes, seed: seed) | 1 << 63
@@ -57,7 +57,7 @@ extension JournalCodec {
                 if hashes[slot] == hash, Self.spells(strings[slot], bytes) { return strings[slot] }
                 slot = (slot + 1) & mask
             }
-            let string = make()
+            guard let string = make() else { return nil }
             guard count < limit, Self.spells(string, bytes) else { return string }
             if 2 * (count + 1) > mask + 1 {
                 grow()

@@ -96,6 +96,10 @@ public struct JSONParser {
                 guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw fail("expected ':'") }
                 index += 1
                 skipWhitespace()
+                // RFC 8259 leaves duplicate names to the reader; two readers that pick different
+                // ones (a relay keeping the first, this parser the last) would not agree on which
+                // task failed, so a duplicate is an error.
+                guard members[name] == nil else { throw fail("duplicate member name") }
                 members[name] = try value(depth: depth + 1)
                 skipWhitespace()
                 guard index < bytes.count else { throw fail("unexpected end of input") }
@@ -184,7 +188,10 @@ public struct JSONParser {
             if index < bytes.count {
                 let byte = bytes[index]
                 if byte == UInt8(ascii: "\"") {
-                    let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
+                    guard
+                        let text = String(
+                            validating: UnsafeRawBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
+                    else { throw fail("invalid UTF-8 in string") }
                     index += 1
                     return text
                 }
@@ -196,7 +203,10 @@ public struct JSONParser {
                 switch byte {
                 case UInt8(ascii: "\""):
                     index += 1
-                    return String(decoding: out, as: UTF8.self)
+                    guard let text = String(validating: out, as: UTF8.self) else {
+                        throw fail("invalid UTF-8 in string")
+                    }
+                    return text
                 case UInt8(ascii: "\\"):
                     index += 1
                     guard index < bytes.count else { throw fail("unexpected end of input") }

@@ -63,7 +63,9 @@ public struct NoticeParser: Sendable {
             if error.isTooDeep {
                 throw NoticeParseError(.tooDeep, "JSON nesting is deeper than \(Self.maximumDepth) levels")
             }
-            throw NoticeParseError(.malformedJSON, "malformed JSON: the body is not a valid JSON document")
+            throw NoticeParseError(
+                .malformedJSON,
+                "malformed JSON: the body is not a valid JSON document (\(error.message) at byte \(error.offset))")
         }
         guard case .object(let top) = root else {
             throw NoticeParseError(.notAnObject, "the body must be a JSON object (got \(Self.kind(of: root)))")

@@ -72,8 +72,13 @@ public struct WebhookHandler: Sendable {
         do {
             var buffer = try await request.collectBody(upTo: maxBodyBytes)
             body = buffer.readBytes(length: buffer.readableBytes) ?? []
-        } catch {
+        } catch is NIOTooManyBytesError {
             return tooLarge()
+        } catch {
+            // The client went away, or stalled past the idle timeout, before its body was whole.
+            metrics?.webhook("malformed")
+            logger.debug("webhook body incomplete", metadata: ["error": "\(error)"])
+            return Self.json(.badRequest, ["error": "request body incomplete"])
         }
         let headers = request.headers
         let verdict = verifier.verify(
