@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import RetryAgent
@@ -43,5 +44,21 @@ import Testing
         for bad in [#""unterminated and long enough"#, "\"control \u{01} inside\""] {
             #expect(throws: JSONParser.SyntaxError.self) { try JSONParser.parse(Array(bad.utf8)) }
         }
+    }
+}
+
+@Suite struct LogThrottleTests {
+    @Test func admitsABurstPerIntervalAndCountsWhatItHoldsBack() {
+        let throttle = LogThrottle(burst: 3, interval: 10)
+        let start = Date(timeIntervalSince1970: 1_800_000_000)
+        let first = (0..<5).map { throttle.admit(now: start.addingTimeInterval(Double($0))) }
+        #expect(first.map(\.admitted) == [true, true, true, false, false])
+        #expect(first.map(\.suppressed) == [0, 0, 0, 0, 0])
+        // The next window: admitted again, carrying the count held back.
+        let next = throttle.admit(now: start.addingTimeInterval(10))
+        #expect(next.admitted && next.suppressed == 2)
+        #expect(throttle.admit(now: start.addingTimeInterval(11)).suppressed == 0)
+        // A clock that steps back starts a new window rather than holding lines back for ever.
+        #expect(throttle.admit(now: start).admitted)
     }
 }

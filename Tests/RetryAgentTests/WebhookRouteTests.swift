@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import Logging
 import NIOPosix
 import Synchronization
 import Testing
@@ -419,6 +420,44 @@ extension WebhookRouteTests {
             }
             #expect(await harness.engine.ledgerSnapshot.deliveries.isEmpty)
         }
+    }
+}
+
+extension WebhookRouteTests {
+    /// Anyone who can reach the listener can make rejections: the log keeps 10 per 10 s and
+    /// then says how many it left out; the metric counts every one.
+    @Test("rejected deliveries are logged 10 per 10 s, then with the number held back")
+    func rejectionLogIsThrottled() async throws {
+        let store = LogStore()
+        let logger = Logger(label: "webhook-test") { _ in CapturingLogHandler(store: store) }
+        let metrics = AgentMetrics(version: "test")
+        try await withEngine(logger: logger, metrics: metrics) { harness in
+            let app = Application(router: try harness.router())
+            try await app.test(.router) { client async throws in
+                let body = noticeBody()
+                let forged = try signedHeaders(
+                    body, id: "msg_forged", now: harness.clock.now,
+                    settings: SignatureSettings(secrets: [EngineHarness.wrongSecret]))
+                for _ in 0..<25 {
+                    let response = try await client.execute(
+                        uri: EngineHarness.path, method: .post, headers: forged, body: ByteBuffer(string: body))
+                    #expect(response.status == .unauthorized)
+                }
+                func rejections() -> [String] { store.lines.filter { $0.contains("not authenticated") } }
+                #expect(rejections().count == 10)
+                #expect(!rejections().contains { $0.contains("suppressed") })
+                harness.clock.advance(by: 10)
+                let later = try signedHeaders(
+                    body, id: "msg_forged", now: harness.clock.now,
+                    settings: SignatureSettings(secrets: [EngineHarness.wrongSecret]))
+                _ = try await client.execute(
+                    uri: EngineHarness.path, method: .post, headers: later, body: ByteBuffer(string: body))
+                #expect(rejections().count == 11)
+                #expect(rejections().last?.contains(#""suppressed": 15"#) == true, "\(rejections().last ?? "")")
+            }
+        }
+        let exposition = String(decoding: metrics.exposition(), as: UTF8.self)
+        #expect(exposition.contains(#"hdp_retry_webhooks_total{outcome="unauthorized"} 26"#))
     }
 }
 

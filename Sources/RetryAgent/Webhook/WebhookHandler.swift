@@ -17,6 +17,8 @@ public struct WebhookHandler: Sendable {
     public let clock: any AgentClock
     public let metrics: AgentMetrics?
     public let logger: Logger
+    /// Rejected deliveries are logged 10 per 10 s at most (see ``LogThrottle``).
+    private let rejectionLog = LogThrottle(burst: 10, interval: 10)
 
     public init(
         verifier: WebhookVerifier, parser: NoticeParser, engine: RetryEngine, maxBodyBytes: Int, clock: any AgentClock,
@@ -29,6 +31,16 @@ public struct WebhookHandler: Sendable {
         self.clock = clock
         self.metrics = metrics
         self.logger = logger
+    }
+
+    /// Logs a rejected delivery, unless ``rejectionLog`` holds it back; a line that follows held
+    /// back ones says how many (`suppressed`).
+    private func logRejection(_ message: Logger.Message, reason: String, level: Logger.Level) {
+        let (admitted, suppressed) = rejectionLog.admit(now: clock.now)
+        guard admitted else { return }
+        var metadata: Logger.Metadata = ["reason": "\(reason)"]
+        if suppressed > 0 { metadata["suppressed"] = "\(suppressed)" }
+        logger.log(level: level, message, metadata: metadata)
     }
 
     /// How long a connection may go without a byte from the client, whether idle between
@@ -87,7 +99,7 @@ public struct WebhookHandler: Sendable {
         )
         guard case .verified(let senderID) = verdict else {
             if case .rejected(let failure) = verdict {
-                logger.warning("webhook rejected: not authenticated", metadata: ["reason": "\(failure.reason)"])
+                logRejection("webhook rejected: not authenticated", reason: failure.reason, level: .warning)
             }
             metrics?.webhook("unauthorized")
             return Self.json(.unauthorized, ["error": "invalid or missing signature"])
@@ -97,7 +109,7 @@ public struct WebhookHandler: Sendable {
             parsed = try parser.parse(body)
         } catch {
             metrics?.webhook("malformed")
-            logger.info("webhook rejected: malformed payload", metadata: ["reason": "\(error.reason)"])
+            logRejection("webhook rejected: malformed payload", reason: error.reason, level: .info)
             return Self.json(.badRequest, ["error": error.description])
         }
         let deliveryID = senderID ?? "sha256:" + Crypto.hexEncoded(Crypto.sha256(body))
