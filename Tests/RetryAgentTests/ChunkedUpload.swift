@@ -78,6 +78,48 @@ enum ChunkedUpload {
         return String(decoding: response, as: UTF8.self)
     }
 
+    /// Sends `head` (a request head with `Expect: 100-continue`), waits up to `wait` seconds for
+    /// an interim answer, then sends `body` and returns everything the server answered, with how
+    /// long the interim answer took (`nil` when none came).
+    static func expectContinue(
+        port: Int, head: String, body: String, wait: Double
+    ) throws -> (
+        interimAfter: Double?, response: String
+    ) {
+        let fd = try connectSocket(port: port)
+        defer { close(fd) }
+        guard sendAll(fd, Array(head.utf8)) else { throw HarnessError(description: "send: \(errno)") }
+        let start = Date()
+        var response: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        var interimAfter: Double?
+        var readable = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        if poll(&readable, 1, Int32(wait * 1000)) > 0 {
+            let count = recv(fd, &buffer, buffer.count, 0)
+            if count > 0 {
+                response += buffer[0..<count]
+                interimAfter = Date().timeIntervalSince(start)
+            }
+        }
+        if !String(decoding: response, as: UTF8.self).hasPrefix("HTTP/1.1 4") {
+            guard sendAll(fd, Array(body.utf8)) else { throw HarnessError(description: "send body: \(errno)") }
+        }
+        // The final answer follows any interim (1xx) ones.
+        func finalAnswer() -> [UInt8] {
+            var text = String(decoding: response, as: UTF8.self)
+            while text.hasPrefix("HTTP/1.1 1"), let end = text.range(of: "\r\n\r\n") {
+                text = String(text[end.upperBound...])
+            }
+            return Array(text.utf8)
+        }
+        while finalAnswer().isEmpty || !isComplete(finalAnswer()) {
+            let count = recv(fd, &buffer, buffer.count, 0)
+            guard count > 0 else { break }
+            response += buffer[0..<count]
+        }
+        return (interimAfter, String(decoding: response, as: UTF8.self))
+    }
+
     /// Sends a chunked body of `total` bytes. With `keepSending`, it goes on sending after the
     /// answer, as a hostile sender would, until the server closes the connection.
     static func post(port: Int, path: String, total: Int, chunk: Int, keepSending: Bool = false) throws -> Exchange {

@@ -461,6 +461,45 @@ extension WebhookRouteTests {
     }
 }
 
+extension WebhookRouteTests {
+    /// A client that sends `Expect: 100-continue` gets `100 Continue` at once (not after its own
+    /// one-second wait) when its body fits, and a plain 413 with no invitation when it does not.
+    @Test("live: Expect: 100-continue is answered at once for a body within the limit, never for one over it")
+    func expectContinue() async throws {
+        try await withEngine { harness in
+            let router = Router()
+            try harness.handler(maxBodyBytes: 65_536).register(on: router, path: EngineHarness.path)
+            let app = Application(
+                router: router, server: WebhookHandler.serverBuilder(maxBodyBytes: 65_536),
+                configuration: .init(address: .hostname("127.0.0.1", port: 0))
+            )
+            let body = noticeBody()
+            let signed = try signedHeaders(body, id: "msg_continue", now: harness.clock.now)
+            let head =
+                "POST \(EngineHarness.path) HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: 100-continue\r\n"
+                + signed.map { "\($0.name.rawName): \($0.value)\r\n" }.joined()
+            try await app.test(.live) { client in
+                let port = try #require(client.port)
+                let fits = try await NIOThreadPool.singleton.runIfActive {
+                    try ChunkedUpload.expectContinue(
+                        port: port, head: head + "Content-Length: \(body.utf8.count)\r\n\r\n", body: body, wait: 3)
+                }
+                #expect(fits.response.hasPrefix("HTTP/1.1 100 Continue\r\n\r\n"), "\(fits.response.prefix(80))")
+                #expect(fits.response.contains("HTTP/1.1 202"), "\(fits.response.prefix(200))")
+                let interim = try #require(fits.interimAfter)
+                #expect(interim < 0.5, "100 Continue after \(interim) s")
+
+                let tooLarge = try await NIOThreadPool.singleton.runIfActive {
+                    try ChunkedUpload.expectContinue(
+                        port: port, head: head + "Content-Length: 70000\r\n\r\n", body: "", wait: 3)
+                }
+                #expect(tooLarge.response.hasPrefix("HTTP/1.1 413"), "\(tooLarge.response.prefix(80))")
+            }
+            #expect(await harness.engine.ledgerSnapshot.deliveries.count == 1)
+        }
+    }
+}
+
 /// A byte count shared between a request body and the test.
 final class ByteTally: Sendable {
     private let count = Mutex(0)

@@ -98,7 +98,7 @@ struct AgentCore: Service {
         let scheme = verifier.scheme
         let webhookApp = Application(
             router: webhookRouter,
-            server: WebhookHandler.serverBuilder(),
+            server: WebhookHandler.serverBuilder(maxBodyBytes: configuration.webhook.maxBodyBytes),
             configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "hdp-retry-agent"),
             onServerRunning: { channel in
                 readiness.markListening()

@@ -50,12 +50,18 @@ public struct WebhookHandler: Sendable {
     /// longer (the deployments give the agent 30 s to stop).
     public static let idleTimeout: Duration = .seconds(15)
 
-    /// The HTTP server of the webhook listener: HTTP/1.1 that closes a connection after a 413
-    /// and after `idleTimeout` without a byte from the client.
-    public static func serverBuilder(idleTimeout: Duration = Self.idleTimeout) -> HTTPServerBuilder {
+    /// The HTTP server of the webhook listener: HTTP/1.1 that answers `Expect: 100-continue` for
+    /// bodies up to `maxBodyBytes`, closes a connection after a 413, and closes one after
+    /// `idleTimeout` without a byte from the client.
+    public static func serverBuilder(
+        maxBodyBytes: Int = 65_536, idleTimeout: Duration = Self.idleTimeout
+    ) -> HTTPServerBuilder {
         .http1(
             configuration: .init(
-                additionalChannelHandlers: [CloseAfterOversizedBody()], idleTimeout: TimeAmount(idleTimeout)))
+                additionalChannelHandlers: [
+                    ContinueBeforeBody(maxBodyBytes: maxBodyBytes), CloseAfterOversizedBody(),
+                ],
+                idleTimeout: TimeAmount(idleTimeout)))
     }
 
     /// Adds `POST path` (and `POST path/{token}` for url-token senders) to `router`.
