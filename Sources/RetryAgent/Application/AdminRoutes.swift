@@ -49,6 +49,43 @@ public struct AdminRoutes: Sendable {
     }
 
     public func register<Context: RequestContext>(on router: Router<Context>) {
+        registerRoutes(on: router)
+        registerOtherMethods(on: router)
+    }
+
+    /// The methods each admin path answers, for `Allow` (HEAD goes with GET).
+    static let allowedMethods: [(path: RouterPath, methods: [HTTPRequest.Method])] = [
+        ("/metrics", [.get, .head]), ("/healthz", [.get, .head]), ("/readyz", [.get, .head]),
+        ("/-/reload", [.post]), ("/tasks/{id}", [.get]),
+    ]
+
+    /// HEAD on the probe and metrics paths answers like GET without a body (load balancers and
+    /// uptime checks use it; the metrics are not even rendered); any other method an admin path
+    /// does not serve is 405 with `Allow`, not a 404 that reads as a wrong path.
+    private func registerOtherMethods<Context: RequestContext>(on router: Router<Context>) {
+        router.head("/metrics") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"])
+        }
+        router.head("/healthz") { _, _ in Response(status: .ok, headers: [.contentType: "application/json"]) }
+        router.head("/readyz") { _, _ in
+            Response(
+                status: readiness.missing.isEmpty ? .ok : .serviceUnavailable,
+                headers: [.contentType: "application/json"])
+        }
+        let everyMethod: [HTTPRequest.Method] = [.get, .head, .post, .put, .delete, .patch, .options]
+        for (path, methods) in Self.allowedMethods {
+            let allow = methods.map(\.rawValue).joined(separator: ", ")
+            for method in everyMethod where !methods.contains(method) {
+                router.on(path, method: method) { _, _ in
+                    var response = WebhookHandler.json(.methodNotAllowed, ["error": "method not allowed"])
+                    response.headers[.allow] = allow
+                    return response
+                }
+            }
+        }
+    }
+
+    private func registerRoutes<Context: RequestContext>(on router: Router<Context>) {
         router.get("/metrics") { _, _ in
             await engine()?.refreshGauges()
             return Response(
