@@ -339,12 +339,7 @@ extension WebhookRouteTests {
     func oversizedBodyClosesTheConnection() async throws {
         let total = 10 * 1024 * 1024
         try await withEngine { harness in
-            let router = Router()
-            try harness.handler(maxBodyBytes: 65_536).register(on: router, path: EngineHarness.path)
-            let app = Application(
-                router: router, server: WebhookHandler.serverBuilder(),
-                configuration: .init(address: .hostname("127.0.0.1", port: 0))
-            )
+            let app = try liveWebhookApp(harness)
             try await app.test(.live) { client in
                 let port = try #require(client.port)
                 let exchange = try await NIOThreadPool.singleton.runIfActive {
@@ -376,12 +371,7 @@ extension WebhookRouteTests {
         ])
     func stalledConnectionsAreClosed(request: String) async throws {
         try await withEngine { harness in
-            let router = Router()
-            try harness.handler(maxBodyBytes: 65_536).register(on: router, path: EngineHarness.path)
-            let app = Application(
-                router: router, server: WebhookHandler.serverBuilder(idleTimeout: .milliseconds(300)),
-                configuration: .init(address: .hostname("127.0.0.1", port: 0))
-            )
+            let app = try liveWebhookApp(harness, idleTimeout: .milliseconds(300))
             try await app.test(.live) { client in
                 let port = try #require(client.port)
                 let closedAfter = try await NIOThreadPool.singleton.runIfActive {
@@ -401,12 +391,7 @@ extension WebhookRouteTests {
     @Test("live: a body cut short by the client is not reported as too large")
     func truncatedBodyIsNotTooLarge() async throws {
         try await withEngine { harness in
-            let router = Router()
-            try harness.handler(maxBodyBytes: 65_536).register(on: router, path: EngineHarness.path)
-            let app = Application(
-                router: router, server: WebhookHandler.serverBuilder(),
-                configuration: .init(address: .hostname("127.0.0.1", port: 0))
-            )
+            let app = try liveWebhookApp(harness)
             try await app.test(.live) { client in
                 let port = try #require(client.port)
                 let response = try await NIOThreadPool.singleton.runIfActive {
@@ -467,12 +452,7 @@ extension WebhookRouteTests {
     @Test("live: Expect: 100-continue is answered at once for a body within the limit, never for one over it")
     func expectContinue() async throws {
         try await withEngine { harness in
-            let router = Router()
-            try harness.handler(maxBodyBytes: 65_536).register(on: router, path: EngineHarness.path)
-            let app = Application(
-                router: router, server: WebhookHandler.serverBuilder(maxBodyBytes: 65_536),
-                configuration: .init(address: .hostname("127.0.0.1", port: 0))
-            )
+            let app = try liveWebhookApp(harness)
             let body = noticeBody()
             let signed = try signedHeaders(body, id: "msg_continue", now: harness.clock.now)
             let head =
@@ -498,6 +478,19 @@ extension WebhookRouteTests {
             #expect(await harness.engine.ledgerSnapshot.deliveries.count == 1)
         }
     }
+}
+
+/// The webhook route of `harness` on a real listener (127.0.0.1, a free port), with the agent's
+/// HTTP server: 100-continue, close after 413, and `idleTimeout`.
+func liveWebhookApp(
+    _ harness: EngineHarness, idleTimeout: Duration = WebhookHandler.idleTimeout
+) throws -> some ApplicationProtocol {
+    let router = Router()
+    try harness.handler(maxBodyBytes: 65_536).register(on: router, path: EngineHarness.path)
+    return Application(
+        router: router, server: WebhookHandler.serverBuilder(maxBodyBytes: 65_536, idleTimeout: idleTimeout),
+        configuration: .init(address: .hostname("127.0.0.1", port: 0))
+    )
 }
 
 /// A byte count shared between a request body and the test.
