@@ -230,6 +230,18 @@ struct TokenBucketTests {
         #expect(abs(next3.timeIntervalSince(Self.t0.addingTimeInterval(0.25))) < 1e-9)
     }
 
+    @Test("a clock that steps back earns nothing for the step and refills from the new time on")
+    func clockSteppingBack() {
+        var bucket = TokenBucket(rate: 2, burst: 3)
+        _ = Self.drain(&bucket, at: Self.t0)
+        let corrected = Self.t0.addingTimeInterval(-3600)
+        let atStep = bucket.take(now: corrected)
+        #expect(atStep == false)
+        // Half a second later by the corrected clock, one token, as on any other half second.
+        let after = bucket.take(now: corrected.addingTimeInterval(0.5))
+        #expect(after == true)
+    }
+
     @Test("giveBack returns unused tokens, capped at burst")
     func giveBack() {
         var bucket = TokenBucket(rate: 1, burst: 3)

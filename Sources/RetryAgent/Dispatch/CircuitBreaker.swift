@@ -159,10 +159,13 @@ public struct TokenBucket: Sendable {
         return now.addingTimeInterval((1 - tokens) / rate)
     }
 
+    /// Adds the tokens earned since the last call. A clock that stepped back (the wall clock,
+    /// corrected) earns nothing for the step and counts on from the new time: anchoring on the
+    /// later time instead would stop refills, and so HDP calls, for as long as the step was.
     private mutating func refill(now: Date) {
         if let updated, now > updated {
             tokens = min(burst, tokens + now.timeIntervalSince(updated) * rate)
         }
-        updated = max(updated ?? now, now)
+        updated = now
     }
 }
