@@ -82,7 +82,7 @@ public struct TaskID: Hashable, Sendable, CustomStringConvertible, Comparable {
                     }
                     let word = nibble < 16 ? high : low
                     let digit = (word >> UInt64(60 - 4 * (nibble % 16))) & 15
-                    buffer[index] = Self.hexDigits[Int(digit)]
+                    buffer[index] = Crypto.lowerHexDigits[Int(digit)]
                     nibble += 1
                 }
                 return 36
@@ -115,7 +115,6 @@ public struct TaskID: Hashable, Sendable, CustomStringConvertible, Comparable {
 
     /// The Crockford base32 digits, in value order (which is also ASCII order).
     private static let crockford: [UInt8] = Array("0123456789ABCDEFGHJKMNPQRSTVWXYZ".utf8)
-    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
     /// The value of each ASCII byte as a Crockford digit (either case), or 0xFF when it is not
     /// one (`I`, `L`, `O`, `U` and everything outside letters and digits).
@@ -131,7 +130,7 @@ public struct TaskID: Hashable, Sendable, CustomStringConvertible, Comparable {
     /// The value of each ASCII byte as a hexadecimal digit (either case), or 0xFF.
     private static let hexValues: [UInt8] = {
         var table = [UInt8](repeating: 0xFF, count: 256)
-        for (value, digit) in hexDigits.enumerated() {
+        for (value, digit) in Crypto.lowerHexDigits.enumerated() {
             table[Int(digit)] = UInt8(value)
             if digit >= UInt8(ascii: "a") { table[Int(digit - 32)] = UInt8(value) }
         }

@@ -39,7 +39,6 @@ public struct DeliveryID: Sendable, Hashable, CustomStringConvertible {
     private let storage: Storage
 
     private static let bodyHashPrefix: [UInt8] = Array("sha256:".utf8)
-    private static let lowerHexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
     /// The id spelled `text`.
     public init(_ text: String) {
@@ -74,8 +73,10 @@ public struct DeliveryID: Sendable, Hashable, CustomStringConvertible {
         var digest = Bytes32(words: (0, 0, 0, 0))
         let valid = withUnsafeMutableBytes(of: &digest.words) { output in
             for index in 0..<32 {
-                guard let high = lowerHexValue(bytes[prefix + 2 * index]),
-                    let low = lowerHexValue(bytes[prefix + 2 * index + 1])
+                let pair = (bytes[prefix + 2 * index], bytes[prefix + 2 * index + 1])
+                // Lower case only: an upper-case spelling is another id, kept as text.
+                guard !isUpperHex(pair.0), !isUpperHex(pair.1), let high = Crypto.hexValue(pair.0),
+                    let low = Crypto.hexValue(pair.1)
                 else { return false }
                 output[index] = high << 4 | low
             }
@@ -84,12 +85,8 @@ public struct DeliveryID: Sendable, Hashable, CustomStringConvertible {
         return valid ? digest : nil
     }
 
-    private static func lowerHexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        default: nil
-        }
+    private static func isUpperHex(_ byte: UInt8) -> Bool {
+        (UInt8(ascii: "A")...UInt8(ascii: "F")).contains(byte)
     }
 
     /// Calls `body` with the id's UTF-8 bytes.
@@ -105,8 +102,8 @@ public struct DeliveryID: Sendable, Hashable, CustomStringConvertible {
                 for (index, byte) in Self.bodyHashPrefix.enumerated() { spelled[index] = byte }
                 withUnsafeBytes(of: &words) { bytes in
                     for (index, byte) in bytes.enumerated() {
-                        spelled[prefix + 2 * index] = Self.lowerHexDigits[Int(byte >> 4)]
-                        spelled[prefix + 2 * index + 1] = Self.lowerHexDigits[Int(byte & 15)]
+                        spelled[prefix + 2 * index] = Crypto.lowerHexDigits[Int(byte >> 4)]
+                        spelled[prefix + 2 * index + 1] = Crypto.lowerHexDigits[Int(byte & 15)]
                     }
                 }
                 return try body(UnsafeRawBufferPointer(spelled))

@@ -287,8 +287,7 @@ public struct DeliveryKey: Hashable, Sendable, Comparable, CustomStringConvertib
 
     /// The key of the delivery id `id`.
     public init(id: String) {
-        var id = id
-        (high, low) = id.withUTF8 { Crypto.sha256Prefix128(UnsafeRawBufferPointer($0)) }
+        self.init(id: DeliveryID(id))
     }
 
     /// The key of the delivery id `id`.

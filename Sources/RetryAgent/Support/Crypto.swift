@@ -113,7 +113,7 @@ public enum Crypto {
 
     /// Lower-case hexadecimal text of `bytes` (`[0xAB, 0x01]` → `"ab01"`).
     public static func hexEncoded(_ bytes: some Sequence<UInt8>) -> String {
-        let digits = Array("0123456789abcdef".utf8)
+        let digits = lowerHexDigits
         var out = [UInt8]()
         out.reserveCapacity(bytes.underestimatedCount * 2)
         for byte in bytes {
@@ -139,7 +139,11 @@ public enum Crypto {
         return out
     }
 
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
+    /// The hexadecimal digits in lower case, by value.
+    static let lowerHexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
+    /// The value of a hexadecimal digit of either case.
+    static func hexValue(_ byte: UInt8) -> UInt8? {
         switch byte {
         case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")
         case UInt8(ascii: "a")...UInt8(ascii: "f"): return byte - UInt8(ascii: "a") + 10
