@@ -33,11 +33,51 @@ let package = Package(
         ),
         // The journal checksum (CRC-32C) with the processor's own instruction, where it has one.
         .target(name: "CCRC32C"),
+        // The pure core: task ids, notices, the journal's records, the ledger and its fold, every
+        // decision, backoff, breaker, token bucket and the dispatch state machine. No networking,
+        // no file or socket I/O, no clock reads: time comes in as a parameter.
+        .target(
+            name: "RetryCore",
+            dependencies: [
+                "COpenSSL",
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "HeapModule", package: "swift-collections"),
+            ]
+        ),
+        // The linear-time regular expression engine the rules match with.
+        .target(name: "LinearRegex"),
+        // Webhook signatures: Standard Webhooks, hmac-sha256, url-token (verification and signing).
+        .target(name: "WebhookAuth", dependencies: ["RetryCore"]),
+        // Rules files: strict YAML with line numbers, the rule set, classification, tests, explain.
+        .target(
+            name: "RetryRules",
+            dependencies: [
+                "RetryCore",
+                "LinearRegex",
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        // The file store: the journal's line codec, the file, group commit, replay, compaction, lock.
+        .target(
+            name: "RetryJournal",
+            dependencies: [
+                "RetryCore",
+                "CCRC32C",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        // The services: listeners, the engine that carries out the core's decisions, the
+        // dispatcher, the HDP client, metrics, configuration, the rules reloader, and the wiring.
         .target(
             name: "RetryAgent",
             dependencies: [
-                "COpenSSL",
-                "CCRC32C",
+                "RetryCore",
+                "WebhookAuth",
+                "RetryRules",
+                "RetryJournal",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -47,12 +87,9 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
-                .product(name: "DequeModule", package: "swift-collections"),
-                .product(name: "HeapModule", package: "swift-collections"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
-                .product(name: "Yams", package: "Yams"),
             ],
         ),
         .executableTarget(
@@ -85,18 +122,35 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Test doubles shared by the test targets: a manual clock, a seeded generator, samples.
+        .target(
+            name: "RetryTesting",
+            dependencies: [
+                "RetryCore",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "RetryCoreTests", dependencies: ["RetryCore", "RetryTesting"]),
+        .testTarget(name: "LinearRegexTests", dependencies: ["LinearRegex", "RetryTesting"]),
+        .testTarget(
+            name: "WebhookAuthTests",
+            dependencies: ["WebhookAuth", "RetryTesting"],
+            exclude: ["Vectors/generate_standard_webhooks.py"]
+        ),
+        .testTarget(name: "RetryRulesTests", dependencies: ["RetryRules", "LinearRegex", "RetryTesting"]),
+        .testTarget(name: "RetryJournalTests", dependencies: ["RetryJournal", "RetryTesting"]),
         .testTarget(
             name: "RetryAgentTests",
             dependencies: [
                 "RetryAgent",
+                "RetryTesting",
                 "HDPSimulator",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-            ],
-            exclude: ["Vectors/generate_standard_webhooks.py"]
+            ]
         ),
         .testTarget(
             name: "HDPSimulatorTests",

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import RetryAgent
+import RetryJournal
 
 /// `hdp-retry-agent`: the daemon and its operator tools.
 @main

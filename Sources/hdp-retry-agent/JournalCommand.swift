@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import RetryAgent
+import RetryCore
+import RetryJournal
 
 /// `journal verify|compact|inspect|repair`: offline tools; they take the journal's lock, so they
 /// refuse to run beside a live agent.
@@ -55,7 +57,7 @@ struct JournalCommand: ParsableCommand {
             let before = file.size
             _ = try ledger.replay(file)
             ledger.expireDeliveries(now: Date())
-            try file.replace(with: RetryEngine.snapshotBytes(of: ledger, at: Date().roundedToMilliseconds))
+            try file.replace(with: JournalCodec.snapshotBytes(of: ledger, at: Date().roundedToMilliseconds))
             print("\(options.journal): \(before) → \(file.size) bytes, \(ledger.tasks.count) tasks")
         }
     }

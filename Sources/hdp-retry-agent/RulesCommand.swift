@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import RetryAgent
+import RetryCore
+import RetryRules
 
 /// `hdp-retry-agent rules check|test|explain`: the operator's tools for editing rules safely.
 struct RulesCommand: ParsableCommand {

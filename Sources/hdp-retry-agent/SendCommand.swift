@@ -4,6 +4,8 @@ import Foundation
 import Logging
 import NIOCore
 import RetryAgent
+import RetryCore
+import WebhookAuth
 
 /// `send`: signs a sample failure notice with the configured secret and delivers it.
 struct SendCommand: AsyncParsableCommand {

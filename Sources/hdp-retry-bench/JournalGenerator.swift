@@ -1,5 +1,8 @@
 import Foundation
 import RetryAgent
+import RetryCore
+import RetryJournal
+import RetryRules
 
 /// A deterministic random number generator (SplitMix64), so that a benchmark journal is the same
 /// from run to run and numbers can be compared.

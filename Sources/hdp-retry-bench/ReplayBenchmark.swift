@@ -1,5 +1,7 @@
 import Foundation
 import RetryAgent
+import RetryCore
+import RetryJournal
 import Synchronization
 
 /// The `replay` benchmark: generate a journal, then time each layer of replay on it, measure the
@@ -79,7 +81,7 @@ struct ReplayBenchmark {
         // Compaction, then the replay of the snapshot.
         var compacted = ledger
         compacted.expireDeliveries(now: lastTime)
-        let (snapshot, snapshotSeconds) = measure { RetryEngine.snapshotBytes(of: compacted, at: lastTime) }
+        let (snapshot, snapshotSeconds) = measure { JournalCodec.snapshotBytes(of: compacted, at: lastTime) }
         let snapshotLines = snapshot.count { $0 == 0x0A }
         rows.append(
             Row(

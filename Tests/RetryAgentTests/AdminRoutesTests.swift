@@ -2,9 +2,14 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import RetryTesting
 import Testing
 
 @testable import RetryAgent
+@testable import RetryCore
+@testable import RetryJournal
+@testable import RetryRules
+@testable import WebhookAuth
 
 @Suite struct AdminRoutesTests {
     static func app(readiness: Readiness = Readiness()) -> some ApplicationProtocol {

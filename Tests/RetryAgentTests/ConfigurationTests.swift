@@ -1,7 +1,12 @@
 import Foundation
+import RetryTesting
 import Testing
 
 @testable import RetryAgent
+@testable import RetryCore
+@testable import RetryJournal
+@testable import RetryRules
+@testable import WebhookAuth
 
 /// `AgentConfiguration.load`: defaults < file < environment < flags, strict keys, durations.
 @Suite("Configuration")

@@ -1,7 +1,12 @@
 import Foundation
+import RetryTesting
 import Testing
 
 @testable import RetryAgent
+@testable import RetryCore
+@testable import RetryJournal
+@testable import RetryRules
+@testable import WebhookAuth
 
 /// The configuration files shipped in `deploy/` load through the agent's own strict loader (an
 /// unknown or misspelt key fails the start), and say what their deployment needs: listeners the

@@ -2,9 +2,14 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import RetryTesting
 import Synchronization
 
 @testable import RetryAgent
+@testable import RetryCore
+@testable import RetryJournal
+@testable import RetryRules
+@testable import WebhookAuth
 
 /// A real engine over a real journal in a temporary directory, with the journal writer running in
 /// a child task for as long as the body of ``withEngine(settings:classify:faults:logger:metrics:_:)``

@@ -2,10 +2,15 @@ import AsyncHTTPClient
 import Foundation
 import HDPSimulator
 import Logging
+import RetryTesting
 import Synchronization
 import Testing
 
 @testable import RetryAgent
+@testable import RetryCore
+@testable import RetryJournal
+@testable import RetryRules
+@testable import WebhookAuth
 
 /// Live tests of the HDP client over loopback against the simulator.
 @Suite("HTTP HDP client")

@@ -2,9 +2,14 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import RetryTesting
 import Testing
 
 @testable import RetryAgent
+@testable import RetryCore
+@testable import RetryJournal
+@testable import RetryRules
+@testable import WebhookAuth
 
 /// The metrics an operator scrapes, after a scripted run of the real webhook handler, engine and
 /// dispatcher against a scripted HDP (SPEC §3 "Metrics that must exist").

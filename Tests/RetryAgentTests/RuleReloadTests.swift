@@ -1,9 +1,14 @@
 import Foundation
 import Logging
+import RetryTesting
 import Synchronization
 import Testing
 
 @testable import RetryAgent
+@testable import RetryCore
+@testable import RetryJournal
+@testable import RetryRules
+@testable import WebhookAuth
 
 @Suite("Rule reloading")
 struct RuleReloadTests {
@@ -93,10 +98,10 @@ struct RuleReloadTests {
         let store = RuleStore(setA)
         let reloader = reloader(file, store, Recorder())
         let events = [
-            RuleFixtures.event(status: "DryRunFailed", error: nil),
-            RuleFixtures.event(status: "AtlanticProvingFailed", error: "results missing"),
-            RuleFixtures.event(status: "TraceGenFailed", error: "x"),
-            RuleFixtures.event(status: "ChainProofsFetchFailed", error: "timeout"),
+            notice(status: "DryRunFailed", error: nil).ruleEvent,
+            notice(status: "AtlanticProvingFailed", error: "results missing").ruleEvent,
+            notice(status: "TraceGenFailed", error: "x").ruleEvent,
+            notice(status: "ChainProofsFetchFailed", error: "timeout").ruleEvent,
         ]
         let mixed = await withTaskGroup(of: Int.self) { group in
             group.addTask {

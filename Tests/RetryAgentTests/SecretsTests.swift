@@ -5,9 +5,14 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Logging
+import RetryTesting
 import Testing
 
 @testable import RetryAgent
+@testable import RetryCore
+@testable import RetryJournal
+@testable import RetryRules
+@testable import WebhookAuth
 
 /// Secrets never leave the agent: not in a log line (at trace level), the metrics, an HTTP
 /// answer or the journal, through a whole run against the HDP simulator.

@@ -4,10 +4,15 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import NIOPosix
+import RetryTesting
 import Synchronization
 import Testing
 
 @testable import RetryAgent
+@testable import RetryCore
+@testable import RetryJournal
+@testable import RetryRules
+@testable import WebhookAuth
 
 /// Every status code of the webhook route (SPEC §3 "Webhook listener"), through Hummingbird's
 /// router test framework, over a real engine and journal.

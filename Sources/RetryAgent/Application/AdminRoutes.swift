@@ -1,5 +1,7 @@
 import Foundation
 import Hummingbird
+import RetryCore
+import RetryJournal
 import Synchronization
 
 /// Readiness: journal replayed, rules loaded, webhook listener bound.

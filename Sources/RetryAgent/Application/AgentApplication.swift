@@ -3,7 +3,11 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
+import RetryCore
+import RetryJournal
+import RetryRules
 import ServiceLifecycle
+import WebhookAuth
 
 /// Builds and runs the daemon. Secrets, rules, the journal lock and the HDP client are set up
 /// first, so configuration problems stop the start at once; then the admin listener and the

@@ -1,8 +1,12 @@
 import Foundation
 import Hummingbird
 import Logging
+import RetryCore
+import RetryJournal
+import RetryRules
 import ServiceLifecycle
 import Synchronization
+import WebhookAuth
 
 /// The engine, once the journal is replayed; `nil` before (the admin routes answer 503 then).
 public final class EngineHandle: Sendable {

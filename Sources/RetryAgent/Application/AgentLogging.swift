@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import RetryCore
 
 /// Log output: `text` (one readable line per event) or `json` (one object per line, for log
 /// shippers). Messages are fixed strings; variable data is metadata.

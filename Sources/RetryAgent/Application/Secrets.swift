@@ -1,5 +1,7 @@
 import Foundation
 import Logging
+import RetryCore
+import WebhookAuth
 
 #if canImport(Glibc)
 import Glibc

@@ -1,4 +1,5 @@
 import Foundation
+import RetryCore
 
 extension AgentConfiguration {
     /// Flags of `serve` that override everything else.

@@ -1,4 +1,7 @@
 import Foundation
+import RetryCore
+import RetryJournal
+import RetryRules
 
 extension AgentConfiguration {
     /// Applies a YAML configuration file strictly: an unknown key, a wrong type or a bad duration

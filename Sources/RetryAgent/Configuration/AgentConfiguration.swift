@@ -1,4 +1,6 @@
 import Foundation
+import RetryCore
+import RetryJournal
 
 /// The whole configuration of `serve` (SPEC §3 "Configuration"): defaults, overridden by the YAML
 /// file, then the environment, then flags. Secrets are never part of the file: only paths to them.

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import RetryCore
 import ServiceLifecycle
 import Synchronization
 

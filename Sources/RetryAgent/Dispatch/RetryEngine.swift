@@ -1,5 +1,7 @@
 import Foundation
 import Logging
+import RetryCore
+import RetryJournal
 
 /// Settings the engine needs from the configuration.
 public struct EngineSettings: Sendable {
@@ -347,39 +349,12 @@ public actor RetryEngine {
         let now = (now ?? clock.now).roundedToMilliseconds
         ledger.expireDeliveries(now: now)
         ledger.dropTasks(olderThan: settings.retention, now: now)
-        let bytes = Self.snapshotBytes(of: ledger, at: now)
+        let bytes = JournalCodec.snapshotBytes(of: ledger, at: now)
         lastCompactedSize = Int64(bytes.count)
         writer.enqueueReplacement(bytes, seq: ledger.lastSeq)
         metrics?.journalCompactions.increment()
         logger.info(
             "journal compaction queued",
             metadata: ["snapshot_bytes": "\(bytes.count)", "tasks": "\(ledger.tasks.count)"])
-    }
-
-    /// The journal content that reproduces `ledger`: breaker, tasks, then remembered deliveries.
-    public static func snapshotBytes(of ledger: Ledger, at now: Date) -> [UInt8] {
-        let seq = max(ledger.lastSeq, 1)
-        var bytes: [UInt8] = []
-        bytes.append(
-            contentsOf: JournalCodec.encode(
-                JournalRecord(seq: seq, time: now, task: nil, body: .breaker(ledger.breaker))))
-        for (task, entry) in ledger.tasks.sorted(by: { $0.key < $1.key }) {
-            let snapshot = TaskSnapshot(
-                attempts: entry.attempts, lastAcceptedAt: entry.lastAcceptedAt, state: entry.state,
-                episode: entry.episode)
-            bytes.append(
-                contentsOf: JournalCodec.encode(
-                    JournalRecord(seq: seq, time: entry.updatedAt, task: task, body: .taskSnapshot(snapshot))))
-        }
-        let deliveries = ledger.deliveries.values.sorted { ($0.at, $0.key) < ($1.at, $1.key) }
-        var index = 0
-        while index < deliveries.count {
-            let chunk = Array(deliveries[index..<min(index + 500, deliveries.count)])
-            bytes.append(
-                contentsOf: JournalCodec.encode(
-                    JournalRecord(seq: seq, time: now, task: nil, body: .deliveriesSnapshot(chunk))))
-            index += 500
-        }
-        return bytes
     }
 }

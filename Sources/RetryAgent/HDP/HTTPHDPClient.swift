@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import RetryCore
 
 /// The agent's HDP client: `POST /tasks/{id}/retry` and `GET /tasks/{id}/status` over
 /// AsyncHTTPClient, each answer mapped onto ``HDPCallOutcome`` so that the dispatcher never sees

@@ -1,5 +1,7 @@
 import Foundation
 import Prometheus
+import RetryCore
+import RetryRules
 import Synchronization
 
 /// Every metric the agent exports, registered at start-up (counters at 0) so that dashboards and

@@ -1,5 +1,6 @@
 import Foundation
 import Prometheus
+import RetryCore
 import Synchronization
 
 /// The standard `process_*` metrics, read from `/proc/self` at scrape time (Linux).

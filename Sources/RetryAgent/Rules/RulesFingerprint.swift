@@ -1,4 +1,7 @@
 import Foundation
+import LinearRegex
+import RetryCore
+import RetryRules
 
 /// What the file watcher compares between polls: for each rule file its path, size, modification
 /// time and inode number, in load order (so adding, removing or renaming a file is a change too).

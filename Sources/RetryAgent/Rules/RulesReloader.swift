@@ -1,5 +1,7 @@
 import AsyncAlgorithms
 import Logging
+import RetryCore
+import RetryRules
 import ServiceLifecycle
 import UnixSignals
 

@@ -1,4 +1,5 @@
 import Foundation
+import RetryCore
 import Synchronization
 
 /// Lets log lines of one kind through at most `burst` at once, refilled at `burst` per

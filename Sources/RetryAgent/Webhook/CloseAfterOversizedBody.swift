@@ -1,6 +1,7 @@
 import HTTPTypes
 import NIOCore
 import NIOHTTPTypes
+import RetryCore
 
 /// Closes a webhook connection once a `413 Content Too Large` answer has been written.
 ///

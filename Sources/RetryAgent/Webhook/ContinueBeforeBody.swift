@@ -1,6 +1,7 @@
 import HTTPTypes
 import NIOCore
 import NIOHTTPTypes
+import RetryCore
 
 /// Answers `Expect: 100-continue` with `100 Continue` as soon as the request head arrives, when
 /// the announced body fits the limit.

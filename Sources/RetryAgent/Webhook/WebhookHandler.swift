@@ -4,6 +4,8 @@ import Hummingbird
 import HummingbirdCore
 import Logging
 import NIOCore
+import RetryCore
+import WebhookAuth
 
 /// The webhook front door: body limit, media type, signature, parsing, then the engine.
 ///

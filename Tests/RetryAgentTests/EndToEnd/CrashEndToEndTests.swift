@@ -1,8 +1,13 @@
 import Foundation
 import HDPSimulator
+import RetryTesting
 import Testing
 
 @testable import RetryAgent
+@testable import RetryCore
+@testable import RetryJournal
+@testable import RetryRules
+@testable import WebhookAuth
 
 #if canImport(Glibc)
 import Glibc

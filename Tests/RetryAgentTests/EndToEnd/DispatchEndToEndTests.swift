@@ -1,8 +1,13 @@
 import Foundation
 import HDPSimulator
+import RetryTesting
 import Testing
 
 @testable import RetryAgent
+@testable import RetryCore
+@testable import RetryJournal
+@testable import RetryRules
+@testable import WebhookAuth
 
 extension EndToEndTests {
     /// Dispatch through the real binaries: what reaches HDP (the simulator's call counts) for a

@@ -3,10 +3,15 @@ import Foundation
 import HDPSimulator
 import NIOCore
 import NIOHTTP1
+import RetryTesting
 import Synchronization
 import Testing
 
 @testable import RetryAgent
+@testable import RetryCore
+@testable import RetryJournal
+@testable import RetryRules
+@testable import WebhookAuth
 
 #if canImport(Glibc)
 import Glibc

@@ -1,9 +1,14 @@
 import Foundation
 import HDPSimulator
+import RetryTesting
 import Synchronization
 import Testing
 
 @testable import RetryAgent
+@testable import RetryCore
+@testable import RetryJournal
+@testable import RetryRules
+@testable import WebhookAuth
 
 #if canImport(Glibc)
 import Glibc

@@ -1,7 +1,12 @@
 import Foundation
+import RetryTesting
 import Testing
 
 @testable import RetryAgent
+@testable import RetryCore
+@testable import RetryJournal
+@testable import RetryRules
+@testable import WebhookAuth
 
 extension EndToEndTests {
     /// `/readyz` tells a load balancer or Kubernetes when the agent can take deliveries.

@@ -1,0 +1,97 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// The slice of HDP's API the agent uses. A `Sendable` protocol so that tests substitute it.
+public protocol HDPClient: Sendable {
+    /// `GET /tasks/{id}/status` (no authentication).
+    func status(of task: TaskID) async -> HDPStatusOutcome
+    /// `POST /tasks/{id}/retry` with `X-API-KEY`.
+    func retry(_ task: TaskID) async -> HDPCallOutcome
+}
+
+/// What HDP said about a task's status.
+public struct TaskStatusInfo: Sendable, Hashable {
+    public var status: String
+    public var errorMessage: String?
+    public var updatedAt: Date?
+
+    public init(status: String, errorMessage: String?, updatedAt: Date?) {
+        self.status = status
+        self.errorMessage = errorMessage
+        self.updatedAt = updatedAt
+    }
+
+    /// HDP reports a failed state (`…Failed`): a retry is still wanted.
+    public var isFailed: Bool { Self.isFailure(status) }
+
+    /// Whether `status` is one of HDP's failed states (`DryRunFailed` … `TaskDecommitmentFailed`):
+    /// it ends in `Failed`, compared without regard to case so that a relay that lower-cases
+    /// statuses still gets its failures retried. The one definition the parser, the ledger and
+    /// the status check share.
+    public static func isFailure(_ status: String) -> Bool {
+        status.lowercased().hasSuffix("failed")
+    }
+
+    /// The statuses HDP documents, in workflow order.
+    public static let documentedStatuses = [
+        "Received", "DryRunStarted", "DryRunCompleted", "DryRunFailed", "ChainProofsFetchStarted",
+        "ChainProofsFetchCompleted", "ChainProofsFetchFailed", "TraceGenStarted", "TraceGenCompleted",
+        "TraceGenFailed", "AtlanticProvingStarted", "AtlanticProvingCompleted", "AtlanticProvingFailed",
+        "TaskDecommitmentStarted", "TaskDecommitmentCompleted", "TaskDecommitmentFailed",
+    ]
+}
+
+/// The answer to a status check.
+public enum HDPStatusOutcome: Sendable, Hashable {
+    /// 200 with the task's status.
+    case status(TaskStatusInfo)
+    /// Anything else: `.notFound` for 404, a transient failure otherwise.
+    case failure(HDPCallOutcome)
+}
+
+/// How one call to HDP ended, mapped from the HTTP exchange.
+public enum HDPCallOutcome: Sendable, Hashable {
+    /// 200: "Task has been queued for retry".
+    case accepted
+    /// 404: the task does not exist — permanent for this task.
+    case notFound
+    /// 400: HDP refuses the retry (e.g. "Cannot retry decommitment") — permanent; `details` kept.
+    case rejected(details: String)
+    /// 401/403: the API key is missing or wrong — a configuration problem, not the task's.
+    case unauthorized(httpStatus: Int)
+    /// 429, with the parsed `Retry-After` when there was one.
+    case rateLimited(retryAfter: Duration?)
+    /// 5xx or an unexpected status code.
+    case serverError(httpStatus: Int)
+    /// No answer within `hdp.timeout`.
+    case timeout
+    /// The connection failed (refused, reset, DNS, TLS).
+    case networkError(String)
+
+    /// The `result` label of `hdp_retry_calls_total`.
+    public var label: String {
+        switch self {
+        case .accepted: "accepted"
+        case .notFound: "not_found"
+        case .rejected: "rejected"
+        case .unauthorized: "unauthorized"
+        case .rateLimited: "rate_limited"
+        case .serverError: "server_error"
+        case .timeout: "timeout"
+        case .networkError: "network_error"
+        }
+    }
+
+    /// Whether the circuit breaker counts this call as a failure of HDP: 5xx, 429, timeouts and
+    /// connection errors do; 404 and 400 are answers about one task and do not. 401/403 are
+    /// counted too: with a bad key every call fails, and hammering HDP helps nobody.
+    public var isBreakerFailure: Bool {
+        switch self {
+        case .accepted, .notFound, .rejected: false
+        case .unauthorized, .rateLimited, .serverError, .timeout, .networkError: true
+        }
+    }
+}

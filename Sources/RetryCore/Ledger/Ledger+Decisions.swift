@@ -1,0 +1,217 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// A delivery that passed authentication and parsing, ready to be decided.
+public struct DeliveryInput: Sendable {
+    public var notice: FailureNotice
+    public let deliveryID: DeliveryID
+    /// The id's dedup key, hashed once here for the lookup and the record.
+    public let deliveryKey: DeliveryKey
+    public var correlationID: String
+
+    public init(notice: FailureNotice, deliveryID: String, correlationID: String) {
+        self.notice = notice
+        self.deliveryID = DeliveryID(deliveryID)
+        self.deliveryKey = DeliveryKey(id: self.deliveryID)
+        self.correlationID = correlationID
+    }
+}
+
+/// The verdict on a delivery: a duplicate (nothing to journal) or a record to append.
+public enum DeliveryVerdict: Sendable, Hashable {
+    case duplicate(SeenDelivery)
+    case record(DeliveryRecord)
+}
+
+/// What the dispatcher does after the status check.
+public enum StatusVerdict: Sendable, Hashable {
+    /// Send the retry: journal this first.
+    case call(AttemptStarted)
+    /// End the episode without a call.
+    case end(EpisodeEnded)
+    /// The check failed transiently: journal this and try again later.
+    case later(AttemptFinished)
+}
+
+/// Error texts are kept in the journal up to this many bytes.
+let maximumErrorBytes = 2048
+
+extension Ledger {
+    /// Decides a new delivery (SPEC §4 "Deduplication", "Attempts and backoff").
+    ///
+    /// In order: a delivery id seen within the window is a duplicate; a status that is not a
+    /// failure is ignored; a notice older than the task's last accepted retry is stale and
+    /// ignored; a task with an open episode coalesces; otherwise the rules decide, and a task at
+    /// its rule's `max_attempts` is exhausted. `jitter` is a random number in `[0, 1]`.
+    public func decide(
+        _ input: DeliveryInput, now: Date, jitter: Double, classify: (RuleEvent) -> Classification
+    ) -> DeliveryVerdict {
+        if let seen = seenDelivery(input.deliveryKey, now: now) { return .duplicate(seen) }
+        let notice = input.notice
+        let entry = tasks[notice.taskID]
+        func record(
+            _ decision: DeliveryDecision, _ reason: String, rule: String? = nil, schedule: EpisodeSchedule? = nil
+        )
+            -> DeliveryVerdict
+        {
+            .record(
+                DeliveryRecord(
+                    deliveryID: input.deliveryID, deliveryKey: input.deliveryKey, correlationID: input.correlationID,
+                    status: notice.status,
+                    error: notice.error.map { truncated($0, to: maximumErrorBytes) }, noticeTime: notice.timestamp,
+                    decision: decision, reason: reason, rule: rule, schedule: schedule
+                )
+            )
+        }
+        guard TaskStatusInfo.isFailure(notice.status) else { return record(.ignored, "not_a_failure") }
+        if let lastAccepted = entry?.lastAcceptedAt, let sent = notice.timestamp, sent < lastAccepted {
+            return record(.ignored, "stale")
+        }
+        if entry?.episode != nil { return record(.coalesced, "open_episode", rule: entry?.episode?.schedule.rule) }
+        let classification = classify(notice.ruleEvent)
+        switch classification.action {
+        case .ignore: return record(.ignored, "rule", rule: classification.rule)
+        case .giveUp: return record(.gaveUp, "rule", rule: classification.rule)
+        case .retry:
+            if (entry?.attempts ?? 0) >= classification.maxAttempts {
+                return record(.exhausted, "max_attempts", rule: classification.rule)
+            }
+            let delay = classification.backoff.delay(tries: 0, unit: jitter)
+            let schedule = EpisodeSchedule(
+                rule: classification.rule, maxAttempts: classification.maxAttempts, backoff: classification.backoff,
+                due: now.addingTimeInterval(delay.secondsDouble)
+            )
+            return record(.retryScheduled, "rule", rule: classification.rule, schedule: schedule)
+        }
+    }
+
+    /// Decides what follows a status check of a due task (SPEC §4 "Verify before retrying").
+    ///
+    /// `outcome` is `nil` when no check was made (`hdp.confirm_status: false`, and the attempt was
+    /// not interrupted). A status that is no longer `…Failed` ends the episode `superseded`; a 404
+    /// ends it `not_found`; a transient failure reschedules with the episode's backoff. When the
+    /// fresh status or error differs from what the episode knew, the rules classify it again.
+    public func decideAfterStatus(
+        of task: TaskID, outcome: HDPStatusOutcome?, now: Date, jitter: Double, retryAfterCap: Duration,
+        classify: (RuleEvent) -> Classification
+    ) -> StatusVerdict? {
+        guard let entry = tasks[task], let episode = entry.episode else { return nil }
+        let interrupted = episode.inFlightAttempt != nil
+        var status = episode.status
+        var error = episode.error
+        switch outcome {
+        case .none:
+            break
+        case .failure(.notFound):
+            return .end(
+                EpisodeEnded(
+                    outcome: .notFound, reason: "status_check", status: nil, rule: episode.schedule.rule,
+                    countsAttempt: false))
+        case .failure(let failure):
+            return .later(
+                Self.transient(failure, call: .status, episode: episode, now: now, jitter: jitter, cap: retryAfterCap))
+        case .status(let info):
+            guard info.isFailed else {
+                return .end(
+                    EpisodeEnded(
+                        outcome: .superseded,
+                        reason: interrupted ? "interrupted_attempt_went_through" : "status_not_failed",
+                        status: info.status, rule: episode.schedule.rule, countsAttempt: interrupted
+                    )
+                )
+            }
+            status = info.status
+            if let message = info.errorMessage { error = truncated(message, to: maximumErrorBytes) }
+        }
+        var reclassified: EpisodeSchedule?
+        var schedule = episode.schedule
+        if status != episode.status || error != episode.error {
+            let event = RuleEvent(
+                taskID: task.rawValue, status: status, error: error,
+                payload: .object([
+                    "task_id": .string(task.rawValue), "status": .string(status),
+                    "error": error.map(JSONValue.string) ?? .null,
+                ]))
+            let fresh = classify(event)
+            switch fresh.action {
+            case .giveUp:
+                return .end(
+                    EpisodeEnded(
+                        outcome: .gaveUp, reason: "reclassified", status: status, rule: fresh.rule, countsAttempt: false
+                    ))
+            case .ignore:
+                return .end(
+                    EpisodeEnded(
+                        outcome: .ignored, reason: "reclassified", status: status, rule: fresh.rule,
+                        countsAttempt: false))
+            case .retry:
+                if fresh.rule != schedule.rule || fresh.maxAttempts != schedule.maxAttempts
+                    || fresh.backoff != schedule.backoff
+                {
+                    schedule = EpisodeSchedule(
+                        rule: fresh.rule, maxAttempts: fresh.maxAttempts, backoff: fresh.backoff, due: schedule.due)
+                    reclassified = schedule
+                }
+            }
+        }
+        if entry.attempts >= schedule.maxAttempts {
+            return .end(
+                EpisodeEnded(
+                    outcome: .exhausted, reason: "max_attempts", status: status, rule: schedule.rule,
+                    countsAttempt: false))
+        }
+        return .call(AttemptStarted(attempt: entry.attempts + 1, status: status, reclassified: reclassified))
+    }
+
+    /// The record for a retry call's outcome.
+    public func decideAfterCall(
+        of task: TaskID, outcome: HDPCallOutcome, now: Date, jitter: Double, retryAfterCap: Duration
+    ) -> AttemptFinished? {
+        guard let episode = tasks[task]?.episode else { return nil }
+        switch outcome {
+        case .accepted:
+            return AttemptFinished(call: .retry, result: outcome.label, httpStatus: 200, detail: nil, nextDue: nil)
+        case .notFound:
+            return AttemptFinished(call: .retry, result: outcome.label, httpStatus: 404, detail: nil, nextDue: nil)
+        case .rejected(let details):
+            return AttemptFinished(
+                call: .retry, result: outcome.label, httpStatus: 400, detail: truncated(details, to: 512), nextDue: nil)
+        default:
+            return Self.transient(outcome, call: .retry, episode: episode, now: now, jitter: jitter, cap: retryAfterCap)
+        }
+    }
+
+    /// A transient failure: try again after the episode's backoff, or after `Retry-After` when
+    /// HDP said so and it is later (capped by `dispatch.retry_after_cap`).
+    static func transient(
+        _ outcome: HDPCallOutcome, call: CallKind, episode: Episode, now: Date, jitter: Double, cap: Duration
+    ) -> AttemptFinished {
+        var delay = episode.schedule.backoff.delay(tries: episode.tries + 1, unit: jitter)
+        var httpStatus: Int?
+        var detail: String?
+        switch outcome {
+        case .rateLimited(let retryAfter):
+            httpStatus = 429
+            if let retryAfter { delay = max(delay, min(retryAfter, cap)) }
+        case .unauthorized(let code): httpStatus = code
+        case .serverError(let code): httpStatus = code
+        case .networkError(let description): detail = truncated(description, to: 256)
+        default: break
+        }
+        return AttemptFinished(
+            call: call, result: outcome.label, httpStatus: httpStatus, detail: detail,
+            nextDue: now.addingTimeInterval(delay.secondsDouble)
+        )
+    }
+}
+
+/// `text` cut to at most `limit` UTF-8 bytes on a character boundary.
+func truncated(_ text: String, to limit: Int) -> String {
+    guard text.utf8.count > limit else { return text }
+    var end = text.utf8.index(text.utf8.startIndex, offsetBy: limit)
+    while end > text.startIndex, text.utf8[end] & 0xC0 == 0x80 { end = text.utf8.index(before: end) }
+    return String(text[..<end])
+}

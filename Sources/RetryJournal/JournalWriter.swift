@@ -1,0 +1,273 @@
+import AsyncAlgorithms
+import Foundation
+import Logging
+import NIOPosix
+import RetryCore
+import ServiceLifecycle
+import Synchronization
+
+/// When the journal makes appended records durable.
+public enum FsyncPolicy: String, Sendable, Hashable, CaseIterable {
+    /// Every batch is fsynced before anyone waiting on it is answered (the default).
+    case always
+    /// Batches are written at once and fsynced once a second: a power loss can lose up to a second
+    /// of acknowledged deliveries; a process crash loses nothing.
+    case interval
+    /// Never fsynced by the agent; the kernel writes back when it likes.
+    case never
+}
+
+/// Group commit: records from many deliveries are queued, written with one `write` and made
+/// durable with one fsync, and each waiter is resumed once its own record is durable.
+///
+/// When a write fails (disk full, read-only file system, I/O error) the batch stays queued and is
+/// retried with backoff until it succeeds; waiters that asked to fail fast (webhook deliveries,
+/// which answer 503) are failed at once, others (the dispatcher) keep waiting.
+public final class JournalWriter: Service, Sendable {
+    private struct Waiter {
+        var seq: UInt64
+        var failFast: Bool
+        var continuation: CheckedContinuation<Void, any Error>
+    }
+
+    private struct State {
+        var buffer: [UInt8] = []
+        var bufferMaxSeq: UInt64 = 0
+        var durableSeq: UInt64 = 0
+        var waiters: [Waiter] = []
+        var failing: JournalError?
+        var stopped = false
+        var stopping = false
+        var pendingReplacement: (bytes: [UInt8], seq: UInt64)?
+    }
+
+    public let file: JournalFile
+    public let policy: FsyncPolicy
+    private let state: Mutex<State>
+    private let wake: AsyncStream<Void>.Continuation
+    private let wakes: AsyncStream<Void>
+    private let logger: Logger
+    private let observer: @Sendable (JournalWriteEvent) -> Void
+
+    /// What the writer reports to metrics.
+    public enum JournalWriteEvent: Sendable {
+        case wrote(records: Int, bytes: Int, fsyncSeconds: Double?, fileSize: Int64)
+        case failed(JournalError)
+        case recovered
+        case compacted(fileSize: Int64)
+    }
+
+    public init(
+        file: JournalFile, policy: FsyncPolicy, durableSeq: UInt64, logger: Logger,
+        observer: @escaping @Sendable (JournalWriteEvent) -> Void = { _ in }
+    ) {
+        self.file = file
+        self.policy = policy
+        self.logger = logger
+        self.observer = observer
+        var initial = State()
+        initial.durableSeq = durableSeq
+        initial.bufferMaxSeq = durableSeq
+        self.state = Mutex(initial)
+        (self.wakes, self.wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// Whether the last write failed and has not yet been retried successfully.
+    public var isFailing: Bool { state.withLock { $0.failing != nil } }
+
+    /// Queues one encoded record (a whole line) with sequence number `seq`.
+    public func enqueue(_ line: [UInt8], seq: UInt64) {
+        state.withLock { state in
+            state.buffer.append(contentsOf: line)
+            state.bufferMaxSeq = max(state.bufferMaxSeq, seq)
+        }
+        wake.yield()
+    }
+
+    /// Queues a compaction: once everything before `seq` is written, the file's content is
+    /// replaced by `bytes` (the snapshot of the state at `seq`); later records follow it.
+    public func enqueueReplacement(_ bytes: [UInt8], seq: UInt64) {
+        state.withLock { state in
+            state.pendingReplacement = (bytes, seq)
+        }
+        wake.yield()
+    }
+
+    /// Returns once the record `seq` is durable (per the fsync policy). With `failFast`, a failing
+    /// journal throws at once instead of waiting for it to recover.
+    public func waitDurable(_ seq: UInt64, failFast: Bool) async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            let immediate: Result<Void, any Error>? = state.withLock { state in
+                if state.durableSeq >= seq { return .success(()) }
+                if state.stopped { return .failure(JournalError.io("the journal is closed", errno: 5)) }
+                if failFast, let failing = state.failing { return .failure(failing) }
+                state.waiters.append(Waiter(seq: seq, failFast: failFast, continuation: continuation))
+                return nil
+            }
+            if let immediate { continuation.resume(with: immediate) }
+        }
+    }
+
+    /// Runs the write loop until graceful shutdown, then flushes what is queued and closes.
+    public func run() async throws {
+        await withGracefulShutdownHandler {
+            await withTaskGroup(of: Void.self) { group in
+                if self.policy == .interval {
+                    // The one-second fsync must happen even when no new record wakes the loop.
+                    group.addTask {
+                        for await _ in AsyncTimerSequence.repeating(every: .seconds(1)).cancelOnGracefulShutdown() {
+                            self.wake.yield()
+                        }
+                    }
+                }
+                await self.loop()
+                group.cancelAll()
+            }
+        } onGracefulShutdown: {
+            self.state.withLock { $0.stopping = true }
+            self.wake.finish()
+        }
+        // Flush whatever is still queued before the process exits.
+        await flushRetrying(maximumTries: 3)
+        let leftover = state.withLock { state in
+            state.stopped = true
+            let waiters = state.waiters
+            state.waiters.removeAll()
+            return waiters
+        }
+        for waiter in leftover {
+            waiter.continuation.resume(throwing: JournalError.io("the journal is closed", errno: 5))
+        }
+    }
+
+    private func loop() async {
+        var intervalTicker: Date = .now
+        for await _ in wakes {
+            await flushRetrying(maximumTries: nil)
+            if policy == .interval, Date.now.timeIntervalSince(intervalTicker) >= 1 {
+                try? file.sync()
+                intervalTicker = .now
+            }
+        }
+    }
+
+    /// Writes until the queue is empty; on failure retries with backoff, forever (until shutdown
+    /// begins) or up to `maximumTries`.
+    private func flushRetrying(maximumTries: Int?) async {
+        var tries = 0
+        var delay = 0.05
+        while true {
+            let result = (try? await NIOThreadPool.singleton.runIfActive { self.flushOnce() }) ?? flushOnce()
+            switch result {
+            case .idle:
+                return
+            case .wrote:
+                tries = 0
+                delay = 0.05
+            case .failed:
+                tries += 1
+                if let maximumTries, tries >= maximumTries { return }
+                if maximumTries == nil, state.withLock({ $0.stopping }) { return }
+                try? await Task.sleep(for: .seconds(delay))
+                delay = min(delay * 2, 1)
+            }
+        }
+    }
+
+    private enum FlushResult: Sendable {
+        case idle
+        case wrote
+        case failed
+    }
+
+    private func flushOnce() -> FlushResult {
+        let (batch, batchSeq, replacement) = state.withLock { state in
+            let batch = state.buffer
+            let replacement = state.pendingReplacement
+            state.buffer.removeAll(keepingCapacity: true)
+            state.pendingReplacement = nil
+            return (batch, state.bufferMaxSeq, replacement)
+        }
+        if batch.isEmpty, replacement == nil { return .idle }
+        do throws(JournalError) {
+            // A replacement snapshot covers every record up to its seq; records queued with it
+            // that are newer than the snapshot are kept and appended after it.
+            var remaining = batch
+            if let replacement {
+                let kept = Self.lines(in: batch, after: replacement.seq)
+                try file.replace(with: replacement.bytes)
+                remaining = kept
+                observer(.compacted(fileSize: file.size))
+            }
+            var fsyncSeconds: Double?
+            if !remaining.isEmpty {
+                let start = ContinuousClock.now
+                try file.append(remaining, sync: policy == .always)
+                if policy == .always {
+                    let elapsed = ContinuousClock.now - start
+                    fsyncSeconds = elapsed.secondsDouble
+                }
+            }
+            let (ready, wasFailing) = state.withLock { state in
+                state.durableSeq = max(state.durableSeq, batchSeq)
+                let durable = state.durableSeq
+                let ready = state.waiters.filter { $0.seq <= durable }
+                state.waiters.removeAll { $0.seq <= durable }
+                let wasFailing = state.failing != nil
+                state.failing = nil
+                return (ready, wasFailing)
+            }
+            if wasFailing {
+                logger.notice("journal writes succeed again")
+                observer(.recovered)
+            }
+            observer(
+                .wrote(
+                    records: Self.countLines(remaining), bytes: remaining.count, fsyncSeconds: fsyncSeconds,
+                    fileSize: file.size))
+            for waiter in ready { waiter.continuation.resume() }
+            return .wrote
+        } catch {
+            let failFast = state.withLock { state in
+                // Put the batch back in front of anything queued meanwhile.
+                state.buffer = batch + state.buffer
+                if state.pendingReplacement == nil { state.pendingReplacement = replacement }
+                let firstFailure = state.failing == nil
+                state.failing = error
+                let failFast = state.waiters.filter(\.failFast)
+                state.waiters.removeAll(where: \.failFast)
+                return (failFast, firstFailure)
+            }
+            if failFast.1 {
+                logger.error(
+                    "journal write failed; deliveries answer 503 until it recovers", metadata: ["error": "\(error)"])
+                observer(.failed(error))
+            }
+            for waiter in failFast.0 { waiter.continuation.resume(throwing: error) }
+            return .failed
+        }
+    }
+
+    private static func countLines(_ bytes: [UInt8]) -> Int {
+        bytes.reduce(0) { $1 == 0x0A ? $0 + 1 : $0 }
+    }
+
+    /// The lines of `bytes` whose record sequence number is above `seq`.
+    private static func lines(in bytes: [UInt8], after seq: UInt64) -> [UInt8] {
+        var kept: [UInt8] = []
+        var decoder = JournalCodec.FastDecoder()
+        var start = 0
+        while start < bytes.count {
+            var end = start
+            while end < bytes.count, bytes[end] != 0x0A { end += 1 }
+            let line = Array(bytes[start..<end])
+            let record = line.withUnsafeBytes { try? JournalCodec.decode($0, using: &decoder) }
+            if let record, record.seq > seq {
+                kept.append(contentsOf: line)
+                kept.append(0x0A)
+            }
+            start = end + 1
+        }
+        return kept
+    }
+}
