@@ -99,7 +99,7 @@ extension JournalCodec {
                     status: try data.string("status"), error: try data.optionalString("error"),
                     noticeTime: try data.optionalDate("notice_time"),
                     decision: try data.enumeration("decision", DeliveryDecision.self),
-                    reason: try data.string("reason"),
+                    reason: try data.enumeration("reason", DeliveryReason.self),
                     rule: try data.optionalString("rule"), schedule: try optionalSchedule(data.members["schedule"])
                 )
             )
@@ -113,7 +113,8 @@ extension JournalCodec {
         case "attempt_finished":
             body = .attemptFinished(
                 AttemptFinished(
-                    call: try data.enumeration("call", CallKind.self), result: try data.string("result"),
+                    call: try data.enumeration("call", CallKind.self),
+                    result: try data.enumeration("result", CallResult.self),
                     httpStatus: try data.optionalInt("http_status"), detail: try data.optionalString("detail"),
                     nextDue: try data.optionalDate("next_due")
                 )
@@ -121,7 +122,8 @@ extension JournalCodec {
         case "episode_ended":
             body = .episodeEnded(
                 EpisodeEnded(
-                    outcome: try data.enumeration("outcome", EpisodeOutcome.self), reason: try data.string("reason"),
+                    outcome: try data.enumeration("outcome", EpisodeOutcome.self),
+                    reason: try data.enumeration("reason", EndReason.self),
                     status: try data.optionalString("status"), rule: try data.optionalString("rule"),
                     countsAttempt: try data.bool("counts_attempt")
                 )

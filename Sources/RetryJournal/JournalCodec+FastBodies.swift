@@ -4,6 +4,9 @@ import RetryCore
 extension JournalCodec.FastDecoder {
     private static let decisions = DeliveryDecision.allCases
     private static let outcomes = EpisodeOutcome.allCases
+    private static let deliveryReasons = DeliveryReason.allCases
+    private static let endReasons = EndReason.allCases
+    private static let callResults = CallResult.allCases
     private static let taskStates = TaskState.allCases
     private static let jitters = BackoffPolicy.Jitter.allCases
     private static let calls: [CallKind] = [.retry, .status]
@@ -47,7 +50,7 @@ extension JournalCodec.FastDecoder {
             case .some(let error) = optionalWord("error"),
             case .some(let noticeTime) = optionalDate("notice_time"),
             key("decision", first: false), let decision = enumeration(Self.decisions),
-            key("reason", first: false), let reason = word(),
+            key("reason", first: false), let reason = enumeration(Self.deliveryReasons),
             case .some(let rule) = optionalWord("rule")
         else { return nil }
         var schedule: EpisodeSchedule?
@@ -73,7 +76,7 @@ extension JournalCodec.FastDecoder {
 
     private mutating func attemptFinished() -> AttemptFinished? {
         guard key("call", first: true), let call = enumeration(Self.calls),
-            key("result", first: false), let result = word(),
+            key("result", first: false), let result = enumeration(Self.callResults),
             case .some(let httpStatus) = optionalInt("http_status"),
             case .some(let detail) = optionalWord("detail"),
             case .some(let nextDue) = optionalDate("next_due")
@@ -83,7 +86,7 @@ extension JournalCodec.FastDecoder {
 
     private mutating func episodeEnded() -> EpisodeEnded? {
         guard key("outcome", first: true), let outcome = enumeration(Self.outcomes),
-            key("reason", first: false), let reason = word(),
+            key("reason", first: false), let reason = enumeration(Self.endReasons),
             case .some(let status) = optionalWord("status"),
             case .some(let rule) = optionalWord("rule")
         else { return nil }

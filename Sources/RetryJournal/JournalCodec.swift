@@ -56,6 +56,16 @@ public enum JournalCodec {
         encodeBody(record.body, into: &writer)
     }
 
+    /// The record's `seq`, `time`, `type`, `task` and `data` as a JSON value (the task view's
+    /// history entries).
+    public static func fields(of record: JournalRecord) -> JSONValue {
+        var writer = JSONWriter()
+        writer.beginObject()
+        writeFields(of: record, into: &writer)
+        writer.endObject()
+        return (try? JSONParser.parse(writer.bytes)) ?? .null
+    }
+
     /// Whether the line's checksum matches (the line without its newline).
     public static func checksumMatches(_ line: UnsafeRawBufferPointer) -> Bool {
         guard line.count > suffixLength + 2, let base = line.baseAddress else { return false }
@@ -134,7 +144,7 @@ public enum JournalCodec {
             writer.field("error", delivery.error)
             writer.field("notice_time", delivery.noticeTime)
             writer.field("decision", delivery.decision.rawValue)
-            writer.field("reason", delivery.reason)
+            writer.field("reason", delivery.reason.rawValue)
             writer.field("rule", delivery.rule)
             if let schedule = delivery.schedule {
                 writer.key("schedule")
@@ -149,13 +159,13 @@ public enum JournalCodec {
             }
         case .attemptFinished(let finished):
             writer.field("call", finished.call.rawValue)
-            writer.field("result", finished.result)
+            writer.field("result", finished.result.rawValue)
             writer.field("http_status", finished.httpStatus)
             writer.field("detail", finished.detail)
             writer.field("next_due", finished.nextDue)
         case .episodeEnded(let ended):
             writer.field("outcome", ended.outcome.rawValue)
-            writer.field("reason", ended.reason)
+            writer.field("reason", ended.reason.rawValue)
             writer.field("status", ended.status)
             writer.field("rule", ended.rule)
             if ended.countsAttempt { writer.field("counts_attempt", true) }

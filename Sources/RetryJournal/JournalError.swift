@@ -9,6 +9,7 @@ public struct JournalError: Error, Sendable, Hashable, CustomStringConvertible {
         case corrupt
         case io
         case unsupported
+        case closed
     }
 
     private let kind: Kind
@@ -17,7 +18,7 @@ public struct JournalError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The `errno` of a failed system call, when there was one.
     public let errno: Int32?
 
-    /// `locked`, `corrupt`, `io` or `unsupported`.
+    /// `locked`, `corrupt`, `io`, `unsupported` or `closed`.
     public var reason: String { kind.rawValue }
     public var description: String { message }
 
@@ -41,6 +42,11 @@ public struct JournalError: Error, Sendable, Hashable, CustomStringConvertible {
         JournalError(kind: .unsupported, message: message, errno: nil)
     }
 
+    /// The writer has stopped (the agent is shutting down): nothing more is written.
+    public static let closed = JournalError(kind: .closed, message: "the journal is closed", errno: nil)
+
+    /// Whether the writer has stopped.
+    public var isClosed: Bool { kind == .closed }
     /// Whether `error` is the "another agent holds the lock" error.
     public var isLocked: Bool { kind == .locked }
     /// Whether `error` reports corruption in the middle of the journal.

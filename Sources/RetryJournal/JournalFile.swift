@@ -112,6 +112,30 @@ public final class JournalFile: Sendable {
         return try result.get()
     }
 
+    /// Reads up to `count` bytes from `offset` (fewer at the end of the file).
+    public func read(from offset: Int64, count: Int) throws(JournalError) -> [UInt8] {
+        let result: Result<[UInt8], JournalError> = state.withLock { state in
+            var failure: JournalError?
+            let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+                var done = 0
+                while done < count {
+                    let read = pread(state.fd, buffer.baseAddress! + done, count - done, off_t(offset) + off_t(done))
+                    if read < 0 {
+                        if errno == EINTR { continue }
+                        failure = .io("cannot read \(path): \(String(cString: strerror(errno)))", errno: errno)
+                        break
+                    }
+                    if read == 0 { break }
+                    done += read
+                }
+                initialized = done
+            }
+            if let failure { return .failure(failure) }
+            return .success(bytes)
+        }
+        return try result.get()
+    }
+
     /// Cuts the file back to `length` bytes (a torn tail).
     public func truncate(to length: Int64) throws(JournalError) {
         let code: Int32? = state.withLock { state in

@@ -32,13 +32,24 @@ public final class JournalWriter: Service, Sendable {
 
     private struct State {
         var buffer: [UInt8] = []
+        /// The task and length of each line in `buffer`, in order.
+        var bufferLines: [LineInfo] = []
         var bufferMaxSeq: UInt64 = 0
         var durableSeq: UInt64 = 0
         var waiters: [Waiter] = []
         var failing: JournalError?
         var stopped = false
         var stopping = false
-        var pendingReplacement: (bytes: [UInt8], seq: UInt64)?
+        var pendingReplacement: Replacement?
+        var index = LineIndex()
+    }
+
+    /// A compaction waiting to be written: the snapshot's bytes and lines, and the sequence
+    /// number it covers.
+    private struct Replacement {
+        var bytes: [UInt8]
+        var lines: [LineInfo]
+        var seq: UInt64
     }
 
     public let file: JournalFile
@@ -68,6 +79,7 @@ public final class JournalWriter: Service, Sendable {
         var initial = State()
         initial.durableSeq = durableSeq
         initial.bufferMaxSeq = durableSeq
+        initial.index = LineIndex(unindexedPrefix: file.size)
         self.state = Mutex(initial)
         (self.wakes, self.wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
@@ -75,22 +87,35 @@ public final class JournalWriter: Service, Sendable {
     /// Whether the last write failed and has not yet been retried successfully.
     public var isFailing: Bool { state.withLock { $0.failing != nil } }
 
-    /// Queues one encoded record (a whole line) with sequence number `seq`.
-    public func enqueue(_ line: [UInt8], seq: UInt64) {
+    /// Queues one encoded record (a whole line) with sequence number `seq`, about `task`.
+    public func enqueue(_ line: [UInt8], seq: UInt64, task: TaskID?) {
         state.withLock { state in
             state.buffer.append(contentsOf: line)
+            state.bufferLines.append(LineInfo(task: task, length: line.count))
             state.bufferMaxSeq = max(state.bufferMaxSeq, seq)
         }
         wake.yield()
     }
 
     /// Queues a compaction: once everything before `seq` is written, the file's content is
-    /// replaced by `bytes` (the snapshot of the state at `seq`); later records follow it.
-    public func enqueueReplacement(_ bytes: [UInt8], seq: UInt64) {
+    /// replaced by `bytes` (the snapshot of the state at `seq`, whose lines are `lines`); later
+    /// records follow it.
+    public func enqueueReplacement(_ bytes: [UInt8], lines: [LineInfo], seq: UInt64) {
         state.withLock { state in
-            state.pendingReplacement = (bytes, seq)
+            state.pendingReplacement = Replacement(bytes: bytes, lines: lines, seq: seq)
         }
         wake.yield()
+    }
+
+    /// Where the lines about `task` start in the file now, oldest first, and the index's state.
+    func lineOffsets(of task: TaskID) -> LineIndex.Lookup {
+        state.withLock { $0.index.lookup(task) }
+    }
+
+    /// Adds the lines of the file's first `prefix` bytes (read by the caller) to the index, unless
+    /// a compaction replaced the file meanwhile.
+    func indexPrefix(_ offsets: [TaskID: [Int64]], prefix: Int64, generation: Int) {
+        state.withLock { $0.index.mergePrefix(offsets, prefix: prefix, generation: generation) }
     }
 
     /// Returns once the record `seq` is durable (per the fsync policy). With `failFast`, a failing
@@ -99,7 +124,7 @@ public final class JournalWriter: Service, Sendable {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             let immediate: Result<Void, any Error>? = state.withLock { state in
                 if state.durableSeq >= seq { return .success(()) }
-                if state.stopped { return .failure(JournalError.io("the journal is closed", errno: 5)) }
+                if state.stopped { return .failure(JournalError.closed) }
                 if failFast, let failing = state.failing { return .failure(failing) }
                 state.waiters.append(Waiter(seq: seq, failFast: failFast, continuation: continuation))
                 return nil
@@ -136,7 +161,7 @@ public final class JournalWriter: Service, Sendable {
             return waiters
         }
         for waiter in leftover {
-            waiter.continuation.resume(throwing: JournalError.io("the journal is closed", errno: 5))
+            waiter.continuation.resume(throwing: JournalError.closed)
         }
     }
 
@@ -181,28 +206,33 @@ public final class JournalWriter: Service, Sendable {
     }
 
     private func flushOnce() -> FlushResult {
-        let (batch, batchSeq, replacement) = state.withLock { state in
+        let (batch, batchLines, batchSeq, replacement) = state.withLock { state in
             let batch = state.buffer
+            let lines = state.bufferLines
             let replacement = state.pendingReplacement
             state.buffer.removeAll(keepingCapacity: true)
+            state.bufferLines.removeAll(keepingCapacity: true)
             state.pendingReplacement = nil
-            return (batch, state.bufferMaxSeq, replacement)
+            return (batch, lines, state.bufferMaxSeq, replacement)
         }
         if batch.isEmpty, replacement == nil { return .idle }
         do throws(JournalError) {
             // A replacement snapshot covers every record up to its seq; records queued with it
             // that are newer than the snapshot are kept and appended after it.
             var remaining = batch
+            var remainingLines = batchLines
             if let replacement {
-                let kept = Self.lines(in: batch, after: replacement.seq)
+                (remaining, remainingLines) = Self.lines(in: batch, after: replacement.seq)
                 try file.replace(with: replacement.bytes)
-                remaining = kept
+                state.withLock { $0.index.replaced(by: replacement.lines) }
                 observer(.compacted(fileSize: file.size))
             }
             var fsyncSeconds: Double?
             if !remaining.isEmpty {
                 let start = ContinuousClock.now
+                let offset = file.size
                 try file.append(remaining, sync: policy == .always)
+                state.withLock { $0.index.appended(remainingLines, at: offset) }
                 if policy == .always {
                     let elapsed = ContinuousClock.now - start
                     fsyncSeconds = elapsed.secondsDouble
@@ -223,7 +253,7 @@ public final class JournalWriter: Service, Sendable {
             }
             observer(
                 .wrote(
-                    records: Self.countLines(remaining), bytes: remaining.count, fsyncSeconds: fsyncSeconds,
+                    records: remainingLines.count, bytes: remaining.count, fsyncSeconds: fsyncSeconds,
                     fileSize: file.size))
             for waiter in ready { waiter.continuation.resume() }
             return .wrote
@@ -231,6 +261,7 @@ public final class JournalWriter: Service, Sendable {
             let failFast = state.withLock { state in
                 // Put the batch back in front of anything queued meanwhile.
                 state.buffer = batch + state.buffer
+                state.bufferLines = batchLines + state.bufferLines
                 if state.pendingReplacement == nil { state.pendingReplacement = replacement }
                 let firstFailure = state.failing == nil
                 state.failing = error
@@ -248,13 +279,10 @@ public final class JournalWriter: Service, Sendable {
         }
     }
 
-    private static func countLines(_ bytes: [UInt8]) -> Int {
-        bytes.reduce(0) { $1 == 0x0A ? $0 + 1 : $0 }
-    }
-
-    /// The lines of `bytes` whose record sequence number is above `seq`.
-    private static func lines(in bytes: [UInt8], after seq: UInt64) -> [UInt8] {
+    /// The lines of `bytes` whose record sequence number is above `seq`, with their tasks.
+    private static func lines(in bytes: [UInt8], after seq: UInt64) -> ([UInt8], [LineInfo]) {
         var kept: [UInt8] = []
+        var keptLines: [LineInfo] = []
         var decoder = JournalCodec.FastDecoder()
         var start = 0
         while start < bytes.count {
@@ -265,9 +293,10 @@ public final class JournalWriter: Service, Sendable {
             if let record, record.seq > seq {
                 kept.append(contentsOf: line)
                 kept.append(0x0A)
+                keptLines.append(LineInfo(task: record.task, length: line.count + 1))
             }
             start = end + 1
         }
-        return kept
+        return (kept, keptLines)
     }
 }

@@ -84,7 +84,10 @@ struct JournalCommand: ParsableCommand {
                 }
                 var history: [JournalRecord] = []
                 _ = JournalReader.scan(bytes) { if $0.task == id { history.append($0) } }
-                print(String(decoding: TaskHistory.view(task: id, entry: entry, history: history), as: UTF8.self))
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .withoutEscapingSlashes]
+                let answer = TaskAnswer(task: id, entry: entry, history: history)
+                print(String(decoding: try encoder.encode(answer), as: UTF8.self))
                 return
             }
             var states: [String: Int] = [:]

@@ -16,7 +16,7 @@ import Testing
         let router = Router()
         AdminRoutes(
             engine: { nil }, metrics: AgentMetrics(version: "test"), readiness: readiness, reload: nil,
-            journalPath: "/nonexistent/journal.jsonl", token: nil
+            token: nil
         ).register(on: router)
         return Application(router: router)
     }

@@ -19,6 +19,7 @@ struct EngineHarness: Sendable {
     let journalPath: String
     let file: JournalFile
     let writer: JournalWriter
+    let store: FileStore
     let engine: RetryEngine
     let clock: ManualClock
     let metrics: AgentMetrics
@@ -80,6 +81,7 @@ struct HarnessError: Error, CustomStringConvertible {
 /// and the temporary directory removed when `body` returns.
 func withEngine<T: Sendable>(
     settings: EngineSettings = EngineSettings(),
+    storeSettings: FileStore.Settings = FileStore.Settings(),
     classify: @escaping @Sendable (RuleEvent) -> Classification = simpleClassifier,
     faults: JournalFaults? = nil,
     logger: Logger = silentLogger,
@@ -92,13 +94,19 @@ func withEngine<T: Sendable>(
     let file = try JournalFile(path: journalPath, faults: faults)
     let writer = JournalWriter(file: file, policy: .always, durableSeq: 0, logger: logger)
     let clock = ManualClock()
+    let store = FileStore(
+        ledger: Ledger(dedupWindow: storeSettings.dedupWindow), file: file, writer: writer, settings: storeSettings
+    ) { event in
+        if case .appended(let records) = event { metrics.journalRecords.increment(by: Int64(records)) }
+        if case .compactionQueued = event { metrics.journalCompactions.increment() }
+    }
     let engine = RetryEngine(
-        ledger: Ledger(dedupWindow: settings.dedupWindow), settings: settings, writer: writer, clock: clock,
-        metrics: metrics, logger: logger, jitter: { 0.5 }, classify: classify
+        store: store, breaker: .closed, settings: settings, clock: clock, metrics: metrics, logger: logger,
+        jitter: { 0.5 }, classify: classify
     )
     let harness = EngineHarness(
-        directory: directory, journalPath: journalPath, file: file, writer: writer, engine: engine, clock: clock,
-        metrics: metrics, logger: logger
+        directory: directory, journalPath: journalPath, file: file, writer: writer, store: store, engine: engine,
+        clock: clock, metrics: metrics, logger: logger
     )
     return try await withThrowingTaskGroup(of: Void.self) { group in
         group.addTask { try await writer.run() }

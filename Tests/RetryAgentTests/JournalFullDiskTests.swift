@@ -105,9 +105,9 @@ struct JournalFullDiskTests {
                     return nil
                 })
             #expect(Set(acknowledged).isSubset(of: journaled), "\(journaled)")
-            var replayed = Ledger(dedupWindow: EngineSettings().dedupWindow)
+            var replayed = Ledger(dedupWindow: FileStore.Settings().dedupWindow)
             for record in records { replayed.apply(record) }
-            let live = await harness.engine.ledgerSnapshot
+            let live = await harness.store.ledgerSnapshot
             #expect(replayed.tasks == live.tasks)
             #expect(replayed.deliveries == live.deliveries)
             #expect(replayed.lastSeq == live.lastSeq)

@@ -108,21 +108,18 @@ struct MetricsScrapeTests {
     @Test("a scripted run: three accepted, a duplicate, a forgery, a retry, a 404, and a breaker trip")
     func scriptedRun() async throws {
         var settings = EngineSettings()
-        settings.breaker.window = 20
-        settings.breaker.minCalls = 5
-        settings.breaker.failureRate = 0.5
-        settings.breaker.consecutiveFailures = 3
+        settings.dispatch.breaker.window = 20
+        settings.dispatch.breaker.minCalls = 5
+        settings.dispatch.breaker.failureRate = 0.5
+        settings.dispatch.breaker.consecutiveFailures = 3
+        settings.dispatch.ratePerSecond = 1000
+        settings.dispatch.burst = 100
         let client = ScriptedHDPClient()
         client.scriptRetries(Self.taskB, [.notFound])
         client.scriptRetries(Self.taskC, Array(repeating: .serverError(httpStatus: 503), count: 3))
         let metrics = AgentMetrics(version: "test")
         let exposition = try await withEngine(settings: settings, metrics: metrics) { harness in
-            var dispatch = DispatchSettings()
-            dispatch.ratePerSecond = 1000
-            dispatch.burst = 100
-            let dispatcher = Dispatcher(
-                engine: harness.engine, client: client, settings: dispatch, clock: harness.clock, logger: silentLogger,
-                metrics: metrics)
+            let dispatcher = Dispatcher(engine: harness.engine, client: client, clock: harness.clock, metrics: metrics)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await dispatcher.run() }
                 let app = Application(router: try harness.router())
@@ -149,9 +146,9 @@ struct MetricsScrapeTests {
                 harness.clock.advance(by: 11)
                 #expect(
                     await harness.eventually {
-                        let ledger = await harness.engine.ledgerSnapshot
-                        return ledger.tasks[Self.taskA]?.state == .retried
-                            && ledger.tasks[Self.taskB]?.state == .notFound
+                        let ledger = await harness.store.ledgerSnapshot
+                        return ledger.tasks[Self.taskA]?.state == .ended(.retried)
+                            && ledger.tasks[Self.taskB]?.state == .ended(.notFound)
                             && ledger.tasks[Self.taskC]?.episode?.tries == 1
                     })
                 // Task C keeps failing: its second and third 503 trip the breaker (3 in a row,
@@ -160,10 +157,10 @@ struct MetricsScrapeTests {
                     harness.clock.advance(by: 61)
                     #expect(
                         await harness.eventually {
-                            await harness.engine.ledgerSnapshot.tasks[Self.taskC]?.episode?.tries == tries
+                            await harness.store.ledgerSnapshot.tasks[Self.taskC]?.episode?.tries == tries
                         })
                 }
-                #expect(await harness.eventually { await harness.engine.ledgerSnapshot.breaker.state == .open })
+                #expect(await harness.eventually { await harness.store.ledgerSnapshot.breaker.state == .open })
                 group.cancelAll()
             }
             #expect(client.retries(of: Self.taskC) == 3)

@@ -58,11 +58,10 @@ struct SecretsTests {
                 let router = try harness.router()
                 AdminRoutes(
                     engine: { [engine = harness.engine] in engine }, metrics: harness.metrics, readiness: Readiness(),
-                    reload: { await reloader.reload() }, journalPath: harness.journalPath, token: Self.adminToken
+                    reload: { await reloader.reload() }, token: Self.adminToken
                 ).register(on: router)
                 let dispatcher = Dispatcher(
-                    engine: harness.engine, client: client, settings: DispatchSettings(), clock: harness.clock,
-                    logger: logger, metrics: harness.metrics)
+                    engine: harness.engine, client: client, clock: harness.clock, metrics: harness.metrics)
                 return try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask { try await dispatcher.run() }
                     defer { group.cancelAll() }
@@ -111,7 +110,7 @@ struct SecretsTests {
         harness.clock.advance(by: 11)
         #expect(
             await harness.eventually {
-                await harness.engine.ledgerSnapshot.tasks[task]?.state == .retried
+                await harness.store.ledgerSnapshot.tasks[task]?.state == .ended(.retried)
             })
         #expect(sim.state.calls.retry.byTask[task.rawValue] == 1)
         #expect(sim.state.calls.retry.unauthorized == 0)

@@ -82,15 +82,11 @@ struct WebhookRouteTests {
 
                 // Task A's retry goes out and is accepted: its one allowed attempt is used up.
                 harness.clock.advance(by: 11)
-                let (items, _) = await harness.engine.claimDue(limit: 4)
-                let item = try #require(items.first)
-                #expect(items.count == 1 && item.task.rawValue == Self.taskA)
-                let step = await harness.engine.statusChecked(
-                    item,
-                    outcome: .status(TaskStatusInfo(status: "AtlanticProvingFailed", errorMessage: nil, updatedAt: nil))
-                )
-                #expect(step == .call(attempt: 1))
-                await harness.engine.callFinished(item, outcome: .accepted, duration: .zero)
+                let (run, _) = await harness.engine.claim()
+                let admitted = try #require(run.first)
+                #expect(run.count == 1 && admitted.item.task.rawValue == Self.taskA)
+                await harness.engine.run(admitted, client: ScriptedHDPClient())
+                #expect(await harness.store.ledgerSnapshot.tasks[admitted.item.task]?.state == .ended(.retried))
 
                 let exhausted = try await post(noticeBody(task: Self.taskA), id: "msg_5")
                 #expect(exhausted.status == .accepted)
@@ -125,7 +121,7 @@ struct WebhookRouteTests {
                 #expect(answer["decision"] as? String == "retry_scheduled")
                 #expect(answer["delivery_id"] as? String == "msg_dup")
             }
-            #expect(await harness.engine.ledgerSnapshot.deliveries.count == 1)
+            #expect(await harness.store.ledgerSnapshot.deliveries.count == 1)
         }
     }
 
@@ -164,7 +160,7 @@ struct WebhookRouteTests {
                 let error = try #require(try Self.object(response)["error"] as? String)
                 #expect(error.contains(bad.says), "\(error)")
             }
-            #expect(await harness.engine.ledgerSnapshot.deliveries.isEmpty)
+            #expect(await harness.store.ledgerSnapshot.deliveries.isEmpty)
             #expect(harness.file.size == 0)
         }
     }
@@ -202,7 +198,7 @@ struct WebhookRouteTests {
                 }
                 #expect(bodies == [#"{"error":"invalid or missing signature"}"# + "\n"])
             }
-            #expect(await harness.engine.ledgerSnapshot.deliveries.isEmpty)
+            #expect(await harness.store.ledgerSnapshot.deliveries.isEmpty)
         }
     }
 
@@ -239,7 +235,7 @@ struct WebhookRouteTests {
                 #expect(response.status == .unsupportedMediaType)
                 #expect(Self.text(response).contains("application/json"))
             }
-            #expect(await harness.engine.ledgerSnapshot.deliveries.isEmpty)
+            #expect(await harness.store.ledgerSnapshot.deliveries.isEmpty)
         }
     }
 
@@ -258,7 +254,7 @@ struct WebhookRouteTests {
                 #expect(response.headers[.retryAfter] == "30")
                 #expect(Self.text(response).contains("stopping"))
             }
-            #expect(await harness.engine.ledgerSnapshot.deliveries.isEmpty)
+            #expect(await harness.store.ledgerSnapshot.deliveries.isEmpty)
         }
     }
 
@@ -283,7 +279,7 @@ struct WebhookRouteTests {
                 }
             }
             // Without a sender id, the delivery id is the body's hash.
-            let keys = await harness.engine.ledgerSnapshot.deliveries.keys
+            let keys = await harness.store.ledgerSnapshot.deliveries.keys
             let bodyID = "sha256:" + Crypto.hexEncoded(Crypto.sha256(Array(noticeBody().utf8)))
             #expect(Array(keys) == [DeliveryKey(id: bodyID)])
         }
@@ -334,7 +330,7 @@ struct WebhookRouteTests {
                 #expect(consumed.value > limit)
                 #expect(consumed.value < limit + 1_048_576, "the handler read \(consumed.value) bytes")
             }
-            #expect(await harness.engine.ledgerSnapshot.deliveries.isEmpty)
+            #expect(await harness.store.ledgerSnapshot.deliveries.isEmpty)
         }
     }
 }
@@ -385,7 +381,7 @@ extension WebhookRouteTests {
                 let seconds = try #require(closedAfter, "the server kept a stalled connection open for 10 s")
                 #expect(seconds >= 0.2, "closed after \(seconds) s, before the idle timeout")
             }
-            #expect(await harness.engine.ledgerSnapshot.deliveries.isEmpty)
+            #expect(await harness.store.ledgerSnapshot.deliveries.isEmpty)
         }
     }
 }
@@ -408,7 +404,7 @@ extension WebhookRouteTests {
                 #expect(!response.hasPrefix("HTTP/1.1 413"), "\(response.prefix(120))")
                 #expect(response.isEmpty || response.hasPrefix("HTTP/1.1 400"), "\(response.prefix(120))")
             }
-            #expect(await harness.engine.ledgerSnapshot.deliveries.isEmpty)
+            #expect(await harness.store.ledgerSnapshot.deliveries.isEmpty)
         }
     }
 }
@@ -480,7 +476,7 @@ extension WebhookRouteTests {
                 }
                 #expect(tooLarge.response.hasPrefix("HTTP/1.1 413"), "\(tooLarge.response.prefix(80))")
             }
-            #expect(await harness.engine.ledgerSnapshot.deliveries.count == 1)
+            #expect(await harness.store.ledgerSnapshot.deliveries.count == 1)
         }
     }
 }

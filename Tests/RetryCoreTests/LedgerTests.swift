@@ -88,8 +88,8 @@ import Testing
             JournalRecord(
                 seq: 3, time: retryTime, task: sampleTask,
                 body: .attemptFinished(
-                    AttemptFinished(call: .retry, result: "accepted", httpStatus: 200, detail: nil, nextDue: nil))))
-        #expect(ledger.tasks[sampleTask]?.state == .retried)
+                    AttemptFinished(call: .retry, result: .accepted, httpStatus: 200, detail: nil, nextDue: nil))))
+        #expect(ledger.tasks[sampleTask]?.state == .ended(.retried))
         #expect(ledger.tasks[sampleTask]?.attempts == 1)
         guard
             case .record(let stale) = deliver(
@@ -99,7 +99,7 @@ import Testing
             return
         }
         #expect(stale.decision == .ignored)
-        #expect(stale.reason == "stale")
+        #expect(stale.reason == .stale)
         guard
             case .record(let fresh) = deliver(
                 &ledger, notice(timestamp: start.addingTimeInterval(25)), id: "c", at: start.addingTimeInterval(30))
@@ -126,14 +126,14 @@ import Testing
                 JournalRecord(
                     seq: seq + 2, time: time, task: sampleTask,
                     body: .attemptFinished(
-                        AttemptFinished(call: .retry, result: "accepted", httpStatus: 200, detail: nil, nextDue: nil))))
+                        AttemptFinished(call: .retry, result: .accepted, httpStatus: 200, detail: nil, nextDue: nil))))
         }
         guard case .record(let record) = deliver(&ledger, notice(), id: "d4", at: start.addingTimeInterval(1000)) else {
             Issue.record("expected a record")
             return
         }
         #expect(record.decision == .exhausted)
-        #expect(ledger.tasks[sampleTask]?.state == .exhausted)
+        #expect(ledger.tasks[sampleTask]?.state == .ended(.exhausted))
     }
 
     @Test func rulesDecideGiveUpAndIgnore() {
@@ -150,7 +150,7 @@ import Testing
         #expect(gaveUp.decision == .gaveUp)
         #expect(ignored.decision == .ignored)
         #expect(success.decision == .ignored)
-        #expect(success.reason == "not_a_failure")
+        #expect(success.reason == .notAFailure)
     }
 
     @Test func dueQueueHandsOutEachTaskOnceUntilRescheduled() {
@@ -176,13 +176,13 @@ import Testing
             verdict(.status(TaskStatusInfo(status: "Received", errorMessage: nil, updatedAt: nil)))
                 == .end(
                     EpisodeEnded(
-                        outcome: .superseded, reason: "status_not_failed", status: "Received", rule: "transient",
+                        outcome: .superseded, reason: .statusNotFailed, status: "Received", rule: "transient",
                         countsAttempt: false)))
         #expect(
             verdict(.failure(.notFound))
                 == .end(
                     EpisodeEnded(
-                        outcome: .notFound, reason: "status_check", status: nil, rule: "transient", countsAttempt: false
+                        outcome: .notFound, reason: .statusCheck, status: nil, rule: "transient", countsAttempt: false
                     )))
         #expect(
             verdict(
@@ -196,13 +196,13 @@ import Testing
                     TaskStatusInfo(status: "TaskDecommitmentFailed", errorMessage: "results missing", updatedAt: nil)))
                 == .end(
                     EpisodeEnded(
-                        outcome: .gaveUp, reason: "reclassified", status: "TaskDecommitmentFailed",
+                        outcome: .gaveUp, reason: .reclassified, status: "TaskDecommitmentFailed",
                         rule: "decommitment", countsAttempt: false)))
         guard case .later(let later) = verdict(.failure(.serverError(httpStatus: 503))) else {
             Issue.record("expected a postponement")
             return
         }
-        #expect(later.result == "server_error")
+        #expect(later.result == .serverError)
         #expect(later.nextDue == now.addingTimeInterval(20))
     }
 
@@ -233,7 +233,7 @@ import Testing
                 seq: ledger.lastSeq + 1, time: start, task: tasks[0],
                 body: .episodeEnded(
                     EpisodeEnded(
-                        outcome: .superseded, reason: "status_not_failed", status: "Received", rule: "transient",
+                        outcome: .superseded, reason: .statusNotFailed, status: "Received", rule: "transient",
                         countsAttempt: false))))
         for minutes in [5.0, 9.0] {
             ledger.apply(
@@ -241,7 +241,7 @@ import Testing
                     seq: ledger.lastSeq + 1, time: start, task: tasks[1],
                     body: .attemptFinished(
                         AttemptFinished(
-                            call: .status, result: "timeout", httpStatus: nil, detail: nil,
+                            call: .status, result: .timeout, httpStatus: nil, detail: nil,
                             nextDue: start.addingTimeInterval(minutes * 60)))))
         }
         var rebuilt = ledger

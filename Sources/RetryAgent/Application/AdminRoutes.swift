@@ -4,28 +4,6 @@ import RetryCore
 import RetryJournal
 import Synchronization
 
-/// Readiness: journal replayed, rules loaded, webhook listener bound.
-public final class Readiness: Sendable {
-    private let state = Mutex((replayed: false, rulesLoaded: false, listening: false))
-
-    public init() {}
-
-    public func markReplayed() { state.withLock { $0.replayed = true } }
-    public func markRulesLoaded() { state.withLock { $0.rulesLoaded = true } }
-    public func markListening() { state.withLock { $0.listening = true } }
-
-    /// What is still missing, empty when ready.
-    public var missing: [String] {
-        state.withLock { state in
-            var missing: [String] = []
-            if !state.replayed { missing.append("journal replay") }
-            if !state.rulesLoaded { missing.append("rules") }
-            if !state.listening { missing.append("webhook listener") }
-            return missing
-        }
-    }
-}
-
 /// The admin listener's routes (SPEC §3 "Admin listener").
 public struct AdminRoutes: Sendable {
     /// The engine once the journal is replayed.
@@ -33,20 +11,17 @@ public struct AdminRoutes: Sendable {
     public let metrics: AgentMetrics
     public let readiness: Readiness
     public let reload: (@Sendable () async -> RulesReloadResult)?
-    public let journalPath: String
-    /// When set, `POST /-/reload` and `GET /tasks/{id}` need `Authorization: Bearer <token>`.
+    /// When set, `POST /-/reload` and `/tasks` need `Authorization: Bearer <token>`.
     public let token: String?
 
     public init(
         engine: @escaping @Sendable () -> RetryEngine?, metrics: AgentMetrics, readiness: Readiness,
-        reload: (@Sendable () async -> RulesReloadResult)?,
-        journalPath: String, token: String?
+        reload: (@Sendable () async -> RulesReloadResult)?, token: String?
     ) {
         self.engine = engine
         self.metrics = metrics
         self.readiness = readiness
         self.reload = reload
-        self.journalPath = journalPath
         self.token = token
     }
 
@@ -58,8 +33,11 @@ public struct AdminRoutes: Sendable {
     /// The methods each admin path answers, for `Allow` (HEAD goes with GET).
     static let allowedMethods: [(path: RouterPath, methods: [HTTPRequest.Method])] = [
         ("/metrics", [.get, .head]), ("/healthz", [.get, .head]), ("/readyz", [.get, .head]),
-        ("/-/reload", [.post]), ("/tasks/{id}", [.get]),
+        ("/-/reload", [.post]), ("/tasks", [.get]), ("/tasks/{id}", [.get]),
     ]
+
+    /// `GET /tasks` answers at most this many tasks, whatever `limit` asks.
+    public static let maximumListLimit = 1000
 
     /// HEAD on the probe and metrics paths answers like GET without a body (load balancers and
     /// uptime checks use it; the metrics are not even rendered); any other method an admin path
@@ -79,9 +57,7 @@ public struct AdminRoutes: Sendable {
             let allow = methods.map(\.rawValue).joined(separator: ", ")
             for method in everyMethod where !methods.contains(method) {
                 router.on(path, method: method) { _, _ in
-                    var response = WebhookHandler.json(.methodNotAllowed, ["error": "method not allowed"])
-                    response.headers[.allow] = allow
-                    return response
+                    JSONAnswer.error(.methodNotAllowed, "method not allowed", headers: [.allow: allow])
                 }
             }
         }
@@ -95,98 +71,80 @@ public struct AdminRoutes: Sendable {
                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: metrics.exposition()))
             )
         }
-        router.get("/healthz") { _, _ in WebhookHandler.json(.ok, ["status": "ok"]) }
+        router.get("/healthz") { _, _ in JSONAnswer.response(.ok, ProbeAnswer(status: "ok")) }
         router.get("/readyz") { _, _ in
             let missing = readiness.missing
-            if missing.isEmpty { return WebhookHandler.json(.ok, ["status": "ready"]) }
-            return WebhookHandler.json(
-                .serviceUnavailable, ["status": "not ready", "waiting_for": missing.joined(separator: ", ")])
+            if missing.isEmpty { return JSONAnswer.response(.ok, ProbeAnswer(status: "ready")) }
+            return JSONAnswer.response(
+                .serviceUnavailable,
+                ProbeAnswer(status: "not ready", waitingFor: missing.joined(separator: ", ")))
         }
         router.post("/-/reload") { request, _ in
             if let denied = authorize(request) { return denied }
-            guard let reload else {
-                return WebhookHandler.json(.serviceUnavailable, ["error": "rules are not loaded yet"])
-            }
+            guard let reload else { return JSONAnswer.error(.serviceUnavailable, "rules are not loaded yet") }
             let result = await reload()
-            var writer = JSONWriter()
-            writer.beginObject()
-            writer.field("reloaded", result.succeeded)
-            writer.field("rules", result.ruleCount)
-            writer.field("reason", result.failureReason)
-            writer.key("diagnostics")
-            writer.beginArray()
-            for diagnostic in result.diagnostics { writer.string(diagnostic.description) }
-            writer.endArray()
-            writer.endObject()
-            return WebhookHandler.response(result.succeeded ? .ok : .unprocessableContent, writer.bytes)
+            let answer = ReloadAnswer(
+                reloaded: result.succeeded, rules: result.ruleCount, reason: result.failureReason,
+                diagnostics: result.diagnostics.map(\.description))
+            return JSONAnswer.response(result.succeeded ? .ok : .unprocessableContent, answer)
+        }
+        router.get("/tasks") { request, _ in
+            if let denied = authorize(request) { return denied }
+            let query = request.uri.queryParameters
+            let stateText = query["state"].map(String.init) ?? TaskState.pending.rawValue
+            guard let state = TaskState(rawValue: stateText) else {
+                let known = TaskState.allCases.map(\.rawValue).joined(separator: ", ")
+                return JSONAnswer.error(.badRequest, "state must be one of: \(known)")
+            }
+            var limit = 100
+            if let text = query["limit"] {
+                guard let value = Int(text), value > 0 else {
+                    return JSONAnswer.error(.badRequest, "limit must be a positive whole number")
+                }
+                limit = min(value, Self.maximumListLimit)
+            }
+            guard let engine = engine() else {
+                return JSONAnswer.error(.serviceUnavailable, "the journal is not replayed yet")
+            }
+            let tasks = await engine.store.tasks(in: state, limit: limit, now: Date())
+            let answers = tasks.map { TaskAnswer(task: $0.task, entry: $0.entry, history: nil) }
+            return JSONAnswer.response(.ok, TaskListAnswer(state: state.rawValue, count: answers.count, tasks: answers))
         }
         router.get("/tasks/{id}") { request, context in
             if let denied = authorize(request) { return denied }
             let raw = context.parameters.get("id") ?? ""
-            guard let task = TaskID(raw) else {
-                return WebhookHandler.json(.badRequest, ["error": TaskID.problem(with: raw)])
-            }
+            guard let task = TaskID(raw) else { return JSONAnswer.error(.badRequest, TaskID.problem(with: raw)) }
             guard let engine = engine() else {
-                return WebhookHandler.json(.serviceUnavailable, ["error": "the journal is not replayed yet"])
+                return JSONAnswer.error(.serviceUnavailable, "the journal is not replayed yet")
             }
-            let ledger = await engine.ledgerSnapshot
-            guard let entry = ledger.tasks[task] else {
-                return WebhookHandler.json(.notFound, ["error": "task not in the journal"])
+            guard let view = await engine.store.view(of: task) else {
+                return JSONAnswer.error(.notFound, "task not in the journal")
             }
-            let history = (try? TaskHistory.records(for: task, journalPath: journalPath)) ?? []
-            return WebhookHandler.response(.ok, TaskHistory.view(task: task, entry: entry, history: history))
+            return JSONAnswer.response(.ok, TaskAnswer(task: view.task, entry: view.entry, history: view.history))
         }
     }
 
+    /// `nil` when the request may proceed; 401 when an admin token is set and the request does
+    /// not carry it as `Authorization: Bearer <token>` (the scheme's name in any case).
     private func authorize(_ request: Request) -> Response? {
         guard let token else { return nil }
         let presented = request.headers[.authorization] ?? ""
-        if Crypto.constantTimeEquals(Array(presented.utf8), Array("Bearer \(token)".utf8)) { return nil }
-        return WebhookHandler.json(.unauthorized, ["error": "admin token required"])
-    }
-}
-
-/// The task view of `GET /tasks/{id}` and `journal inspect --task`.
-public enum TaskHistory {
-    /// The task's records, oldest first, read from the journal file.
-    public static func records(for task: TaskID, journalPath: String) throws -> [JournalRecord] {
-        let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: journalPath)))
-        var records: [JournalRecord] = []
-        _ = JournalReader.scan(bytes) { record in
-            if record.task == task { records.append(record) }
-        }
-        return records
+        if Self.bearer(presented, matches: token) { return nil }
+        return JSONAnswer.error(.unauthorized, "admin token required")
     }
 
-    /// `{"task_id","state","attempts","history":[…]}`.
-    public static func view(task: TaskID, entry: TaskEntry, history: [JournalRecord]) -> [UInt8] {
-        var writer = JSONWriter()
-        writer.beginObject()
-        writer.field("task_id", task.rawValue)
-        writer.field("state", entry.state.rawValue)
-        writer.field("attempts", entry.attempts)
-        writer.field("last_accepted_at", entry.lastAcceptedAt)
-        if let episode = entry.episode {
-            writer.key("episode")
-            writer.beginObject()
-            writer.field("rule", episode.schedule.rule)
-            writer.field("max_attempts", episode.schedule.maxAttempts)
-            writer.field("due", episode.schedule.due)
-            writer.field("status", episode.status)
-            writer.field("tries", episode.tries)
-            writer.field("in_flight_attempt", episode.inFlightAttempt)
-            writer.field("correlation_id", episode.correlationID)
-            writer.endObject()
+    /// Whether `header` is `Bearer <token>`, the scheme compared without regard to case (RFC 9110
+    /// §11.1), the token in constant time.
+    static func bearer(_ header: String, matches token: String) -> Bool {
+        let scheme = "bearer "
+        let bytes = Array(header.utf8)
+        guard bytes.count >= scheme.utf8.count,
+            String(decoding: bytes[..<scheme.utf8.count], as: UTF8.self).lowercased() == scheme
+        else {
+            // Compare anyway, so a wrong scheme takes as long as a wrong token.
+            _ = Crypto.constantTimeEquals(bytes, Array(token.utf8))
+            return false
         }
-        writer.key("history")
-        writer.beginArray()
-        for record in history {
-            writer.beginObject()
-            JournalCodec.writeFields(of: record, into: &writer)
-            writer.endObject()
-        }
-        writer.endArray()
-        writer.endObject()
-        return writer.bytes
+        return Crypto.constantTimeEquals(Array(bytes[scheme.utf8.count...]), Array(token.utf8))
     }
 }

@@ -112,7 +112,7 @@ public enum AgentApplication {
         let adminRouter = Router()
         AdminRoutes(
             engine: { engineHandle.engine }, metrics: metrics, readiness: readiness,
-            reload: { await reloader.reload() }, journalPath: configuration.journal.path, token: adminToken
+            reload: { await reloader.reload() }, token: adminToken
         ).register(on: adminRouter)
         let adminApp = Application(
             router: adminRouter,

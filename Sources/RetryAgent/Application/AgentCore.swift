@@ -39,9 +39,8 @@ struct AgentCore: Service {
 
     func run() async throws {
         let clock = SystemAgentClock()
-        var ledger = Ledger(dedupWindow: configuration.webhook.dedupWindow)
         let started = ContinuousClock.now
-        let report = try ledger.replay(file)
+        let (ledger, report) = try await FileStore.replay(file, dedupWindow: configuration.webhook.dedupWindow)
         if report.truncatedBytes > 0 {
             metrics.journalTruncatedBytes.increment(by: Int64(report.truncatedBytes))
             logger.warning(
@@ -59,6 +58,7 @@ struct AgentCore: Service {
         )
         metrics.journalBytes.set(Double(file.size))
         let metrics = self.metrics
+        let logger = self.logger
         let writer = JournalWriter(
             file: file, policy: configuration.journal.fsync, durableSeq: ledger.lastSeq, logger: logger
         ) { event in
@@ -70,33 +70,39 @@ struct AgentCore: Service {
             case .failed, .recovered: break
             }
         }
+        var storeSettings = FileStore.Settings()
+        storeSettings.dedupWindow = configuration.webhook.dedupWindow
+        storeSettings.retention = configuration.journal.retention
+        storeSettings.compactAboveBytes = configuration.journal.compactAboveBytes
+        let fileStore = FileStore(ledger: ledger, file: file, writer: writer, settings: storeSettings) { event in
+            switch event {
+            case .appended(let records): metrics.journalRecords.increment(by: Int64(records))
+            case .compactionQueued(let bytes, let tasks):
+                metrics.journalCompactions.increment()
+                logger.info("journal compaction queued", metadata: ["snapshot_bytes": "\(bytes)", "tasks": "\(tasks)"])
+            }
+        }
         var settings = EngineSettings()
-        settings.dedupWindow = configuration.webhook.dedupWindow
-        settings.retention = configuration.journal.retention
-        settings.compactAboveBytes = configuration.journal.compactAboveBytes
+        settings.dispatch = configuration.dispatch
+        settings.dispatch.confirmStatus = configuration.hdp.confirmStatus
+        settings.dispatch.dryRun = dryRun
+        settings.dispatch.breaker = configuration.circuitBreaker
         settings.retryAfterCap = configuration.retryAfterCap
-        settings.confirmStatus = configuration.hdp.confirmStatus
-        settings.dryRun = dryRun
-        settings.breaker = configuration.circuitBreaker
         let store = self.store
         let engine = RetryEngine(
-            ledger: ledger, settings: settings, writer: writer, clock: clock, metrics: metrics, logger: logger,
-            classify: { store.classify($0) }
+            store: fileStore, breaker: ledger.breaker, settings: settings, clock: clock, metrics: metrics,
+            logger: logger, classify: { store.classify($0) }
         )
         engineHandle.publish(engine)
         readiness.markReplayed()
 
-        let dispatcher = Dispatcher(
-            engine: engine, client: client, settings: configuration.dispatch, clock: clock, logger: logger,
-            metrics: metrics
-        )
+        let dispatcher = Dispatcher(engine: engine, client: client, clock: clock, metrics: metrics)
         let webhookRouter = Router()
         WebhookHandler(
             verifier: verifier, parser: parser, engine: engine, maxBodyBytes: configuration.webhook.maxBodyBytes,
             clock: clock, metrics: metrics, logger: logger
         ).register(on: webhookRouter, path: configuration.webhook.path)
         let readiness = self.readiness
-        let logger = self.logger
         let listen = self.listen
         let path = configuration.webhook.path
         let scheme = verifier.scheme

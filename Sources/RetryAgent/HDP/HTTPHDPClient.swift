@@ -153,7 +153,8 @@ public struct HTTPHDPClient: HDPClient, CustomStringConvertible, CustomReflectab
 
     private func log(endpoint: String, task: TaskID, outcome: HDPCallOutcome) {
         var metadata: Logger.Metadata = [
-            "hdp_endpoint": .string(endpoint), "task_id": .string(task.rawValue), "hdp_result": .string(outcome.label),
+            "hdp_endpoint": .string(endpoint), "task_id": .string(task.rawValue),
+            "hdp_result": .string(outcome.result.rawValue),
         ]
         switch outcome {
         case .unauthorized(let status), .serverError(let status): metadata["http_status"] = .stringConvertible(status)

@@ -14,26 +14,30 @@ import Synchronization
 public final class AgentMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
 
-    /// `hdp_retry_webhooks_total{outcome}` outcomes.
-    public static let webhookOutcomes = [
-        "accepted", "duplicate", "unauthorized", "malformed", "too_large", "unsupported_media_type", "unavailable",
-    ]
-    /// `hdp_retry_calls_total{result}` results.
-    public static let callResults = [
-        "accepted", "not_found", "rejected", "unauthorized", "rate_limited", "server_error", "timeout", "network_error",
-    ]
-    /// `hdp_retry_status_checks_total{result}` results.
-    public static let statusCheckResults = [
-        "failed", "not_failed", "not_found", "unauthorized", "rate_limited", "server_error", "timeout", "network_error",
-    ]
+    /// How a webhook delivery ended: `hdp_retry_webhooks_total{outcome}`.
+    public enum WebhookOutcome: String, Sendable, Hashable, CaseIterable {
+        case accepted
+        case duplicate
+        case unauthorized
+        case malformed
+        case tooLarge = "too_large"
+        case unsupportedMediaType = "unsupported_media_type"
+        case unavailable
+    }
 
-    private let webhooks: [String: Counter]
+    /// How a rules (re)load ended: `hdp_retry_rules_reloads_total{result}`.
+    public enum ReloadResult: String, Sendable, Hashable, CaseIterable {
+        case success
+        case failure
+    }
+
+    private let webhooks: [WebhookOutcome: Counter]
     private let decisions: Mutex<[String: Counter]>
-    private let calls: [String: Counter]
-    private let statusChecks: [String: Counter]
-    private let episodes: [String: Counter]
-    private let circuitTransitions: [String: Counter]
-    private let rulesReloads: [String: Counter]
+    private let calls: [CallResult: Counter]
+    private let statusChecks: [StatusCheckResult: Counter]
+    private let episodes: [EpisodeOutcome: Counter]
+    private let circuitTransitions: [BreakerSnapshot.State: Counter]
+    private let rulesReloads: [ReloadResult: Counter]
     let callDuration: DurationHistogram
     let pendingRetries: Gauge
     let inFlight: Gauge
@@ -50,29 +54,30 @@ public final class AgentMetrics: Sendable {
 
     public init(version: String, registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
-        func counters(_ name: String, _ label: String, _ values: [String], _ help: String) -> [String: Counter] {
+        func counters<Label: RawRepresentable & Hashable>(
+            _ name: String, _ label: String, _ values: [Label], _ help: String
+        ) -> [Label: Counter] where Label.RawValue == String {
             Dictionary(
                 uniqueKeysWithValues: values.map {
-                    ($0, registry.makeCounter(descriptor: .named(name, help: help), labels: [(label, $0)]))
+                    ($0, registry.makeCounter(descriptor: .named(name, help: help), labels: [(label, $0.rawValue)]))
                 })
         }
         webhooks = counters(
-            "hdp_retry_webhooks_total", "outcome", Self.webhookOutcomes, "Webhook deliveries by outcome.")
+            "hdp_retry_webhooks_total", "outcome", WebhookOutcome.allCases, "Webhook deliveries by outcome.")
         decisions = Mutex([:])
-        calls = counters("hdp_retry_calls_total", "result", Self.callResults, "Retry calls to HDP by result.")
+        calls = counters("hdp_retry_calls_total", "result", CallResult.metricLabels, "Retry calls to HDP by result.")
         statusChecks = counters(
-            "hdp_retry_status_checks_total", "result", Self.statusCheckResults,
+            "hdp_retry_status_checks_total", "result", StatusCheckResult.allCases,
             "Status checks before retries by result."
         )
         episodes = counters(
-            "hdp_retry_episodes_total", "outcome", EpisodeOutcome.allCases.map(\.rawValue), "Ended episodes by outcome."
-        )
+            "hdp_retry_episodes_total", "outcome", EpisodeOutcome.allCases, "Ended episodes by outcome.")
         circuitTransitions = counters(
-            "hdp_retry_circuit_transitions_total", "to", ["closed", "open", "half_open"],
+            "hdp_retry_circuit_transitions_total", "to", BreakerSnapshot.State.allCases,
             "Circuit breaker transitions by new state."
         )
         rulesReloads = counters(
-            "hdp_retry_rules_reloads_total", "result", ["success", "failure"], "Rule reloads by result.")
+            "hdp_retry_rules_reloads_total", "result", ReloadResult.allCases, "Rule reloads by result.")
         callDuration = registry.makeDurationHistogram(
             descriptor: .named(
                 "hdp_retry_call_duration_seconds", help: "Duration of HDP API calls (status checks and retries)."),
@@ -138,19 +143,19 @@ public final class AgentMetrics: Sendable {
         }
     }
 
-    public func webhook(_ outcome: String) { webhooks[outcome]?.increment() }
+    public func webhook(_ outcome: WebhookOutcome) { webhooks[outcome]?.increment() }
     public func decision(action: RuleAction, rule: String) {
         decisionCounter(action: action.rawValue, rule: rule).increment()
     }
-    public func call(_ result: String) { calls[result]?.increment() }
-    public func statusCheck(_ result: String) { statusChecks[result]?.increment() }
-    public func episode(_ outcome: EpisodeOutcome) { episodes[outcome.rawValue]?.increment() }
+    public func call(_ result: CallResult) { calls[result]?.increment() }
+    public func statusCheck(_ result: StatusCheckResult) { statusChecks[result]?.increment() }
+    public func episode(_ outcome: EpisodeOutcome) { episodes[outcome]?.increment() }
     public func circuitTransition(to state: BreakerSnapshot.State) {
-        circuitTransitions[state.rawValue]?.increment()
+        circuitTransitions[state]?.increment()
         circuitState.set(state.gaugeValue)
     }
     public func rulesReload(success: Bool, loaded: Int?) {
-        rulesReloads[success ? "success" : "failure"]?.increment()
+        rulesReloads[success ? .success : .failure]?.increment()
         rulesLastReloadSuccessful.set(success ? 1.0 : 0.0)
         if let loaded { rulesLoaded.set(Double(loaded)) }
     }

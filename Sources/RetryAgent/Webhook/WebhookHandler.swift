@@ -81,8 +81,8 @@ public struct WebhookHandler: Sendable {
         let correlationID = Self.correlationID()
         logger[metadataKey: "correlation_id"] = "\(correlationID)"
         if !Self.isJSON(request.headers[.contentType]) {
-            metrics?.webhook("unsupported_media_type")
-            return Self.json(.unsupportedMediaType, ["error": "Content-Type must be application/json"])
+            metrics?.webhook(.unsupportedMediaType)
+            return JSONAnswer.error(.unsupportedMediaType, "Content-Type must be application/json")
         }
         if let length = request.headers[.contentLength].flatMap(Int.init), length > maxBodyBytes {
             return tooLarge()
@@ -96,9 +96,9 @@ public struct WebhookHandler: Sendable {
             return tooLarge()
         } catch {
             // The client went away, or stalled past the idle timeout, before its body was whole.
-            metrics?.webhook("malformed")
+            metrics?.webhook(.malformed)
             logger.debug("webhook body incomplete", metadata: ["error": "\(error)"])
-            return Self.json(.badRequest, ["error": "request body incomplete"])
+            return JSONAnswer.error(.badRequest, "request body incomplete")
         }
         let headers = request.headers
         let verdict = verifier.verify(
@@ -109,16 +109,16 @@ public struct WebhookHandler: Sendable {
             if case .rejected(let failure) = verdict {
                 logRejection("webhook rejected: not authenticated", reason: failure.reason, level: .warning)
             }
-            metrics?.webhook("unauthorized")
-            return Self.json(.unauthorized, ["error": "invalid or missing signature"])
+            metrics?.webhook(.unauthorized)
+            return JSONAnswer.error(.unauthorized, "invalid or missing signature")
         }
         let parsed: ParsedNotice
         do {
             parsed = try parser.parse(body)
         } catch {
-            metrics?.webhook("malformed")
+            metrics?.webhook(.malformed)
             logRejection("webhook rejected: malformed payload", reason: error.reason, level: .info)
-            return Self.json(.badRequest, ["error": error.description])
+            return JSONAnswer.error(.badRequest, error.description)
         }
         let deliveryID = senderID ?? "sha256:" + Crypto.hexEncoded(Crypto.sha256(body))
         logger[metadataKey: "delivery_id"] = "\(deliveryID)"
@@ -127,18 +127,14 @@ public struct WebhookHandler: Sendable {
         do {
             switch try await engine.accept(input) {
             case .duplicate(let seen):
-                metrics?.webhook("duplicate")
+                metrics?.webhook(.duplicate)
                 logger.debug("duplicate delivery")
-                var writer = JSONWriter()
-                writer.beginObject()
-                writer.field("duplicate", true)
-                writer.field("task_id", seen.task?.rawValue)
-                writer.field("decision", seen.decision.rawValue)
-                writer.field("delivery_id", deliveryID)
-                writer.endObject()
-                return Self.response(.ok, writer.bytes)
+                return JSONAnswer.response(
+                    .ok,
+                    DuplicateDeliveryAnswer(
+                        taskID: seen.task?.rawValue, decision: seen.decision, deliveryID: deliveryID))
             case .accepted(let record, let task, let attempt):
-                metrics?.webhook("accepted")
+                metrics?.webhook(.accepted)
                 logger.info(
                     "delivery accepted",
                     metadata: [
@@ -146,35 +142,23 @@ public struct WebhookHandler: Sendable {
                         "reason": "\(record.reason)",
                     ]
                 )
-                var writer = JSONWriter()
-                writer.beginObject()
-                writer.field("decision", record.decision.rawValue)
-                writer.field("task_id", task.rawValue)
-                writer.field("rule", record.rule)
-                writer.field("reason", record.reason)
-                if record.decision == .retryScheduled {
-                    writer.field("attempt", attempt)
-                    writer.field("not_before", record.schedule?.due)
-                }
-                writer.field("correlation_id", correlationID)
-                writer.endObject()
-                return Self.response(.accepted, writer.bytes)
+                return JSONAnswer.response(
+                    .accepted,
+                    DeliveryAcceptedAnswer(record: record, task: task, attempt: attempt, correlationID: correlationID))
             }
         } catch {
-            metrics?.webhook("unavailable")
+            metrics?.webhook(.unavailable)
             logger.warning("delivery not acknowledged", metadata: ["reason": "\(error.reason.rawValue)"])
-            var response = Self.json(.serviceUnavailable, ["error": "\(error.description); redeliver later"])
-            response.headers[.retryAfter] = error.reason == .stopping ? "30" : "5"
-            return response
+            return JSONAnswer.error(
+                .serviceUnavailable, "\(error.description); redeliver later",
+                headers: [.retryAfter: error.reason == .stopping ? "30" : "5"])
         }
     }
 
     /// 413; the connection is closed after it (see ``CloseAfterOversizedBody``).
     private func tooLarge() -> Response {
-        metrics?.webhook("too_large")
-        var response = Self.json(.contentTooLarge, ["error": "body exceeds \(maxBodyBytes) bytes"])
-        response.headers[.connection] = "close"
-        return response
+        metrics?.webhook(.tooLarge)
+        return JSONAnswer.error(.contentTooLarge, "body exceeds \(maxBodyBytes) bytes", headers: [.connection: "close"])
     }
 
     static func isJSON(_ contentType: String?) -> Bool {
@@ -201,20 +185,5 @@ public struct WebhookHandler: Sendable {
             }
             return 13
         }
-    }
-
-    static func json(_ status: HTTPResponse.Status, _ fields: [String: String]) -> Response {
-        var writer = JSONWriter()
-        writer.beginObject()
-        for key in fields.keys.sorted() { writer.field(key, fields[key]) }
-        writer.endObject()
-        return response(status, writer.bytes)
-    }
-
-    static func response(_ status: HTTPResponse.Status, _ bytes: [UInt8]) -> Response {
-        Response(
-            status: status, headers: [.contentType: "application/json"],
-            body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes + [0x0A]))
-        )
     }
 }

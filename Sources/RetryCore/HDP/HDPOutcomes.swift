@@ -50,6 +50,25 @@ public enum HDPStatusOutcome: Sendable, Hashable {
     case status(TaskStatusInfo)
     /// Anything else: `.notFound` for 404, a transient failure otherwise.
     case failure(HDPCallOutcome)
+
+    /// The `result` of `hdp_retry_status_checks_total`.
+    public var result: StatusCheckResult {
+        switch self {
+        case .status(let info): info.isFailed ? .failed : .notFailed
+        case .failure(.notFound): .notFound
+        case .failure(.unauthorized): .unauthorized
+        case .failure(.rateLimited): .rateLimited
+        case .failure(.timeout): .timeout
+        case .failure(.networkError): .networkError
+        case .failure(.accepted), .failure(.rejected), .failure(.serverError): .serverError
+        }
+    }
+
+    /// Whether the breaker counts this check as a failure of HDP (see ``HDPCallOutcome/isBreakerFailure``).
+    public var isBreakerFailure: Bool {
+        if case .failure(let failure) = self { return failure.isBreakerFailure }
+        return false
+    }
 }
 
 /// How one call to HDP ended, mapped from the HTTP exchange.
@@ -71,17 +90,17 @@ public enum HDPCallOutcome: Sendable, Hashable {
     /// The connection failed (refused, reset, DNS, TLS).
     case networkError(String)
 
-    /// The `result` label of `hdp_retry_calls_total`.
-    public var label: String {
+    /// The `result` of `hdp_retry_calls_total` and of the journal's `attempt_finished` record.
+    public var result: CallResult {
         switch self {
-        case .accepted: "accepted"
-        case .notFound: "not_found"
-        case .rejected: "rejected"
-        case .unauthorized: "unauthorized"
-        case .rateLimited: "rate_limited"
-        case .serverError: "server_error"
-        case .timeout: "timeout"
-        case .networkError: "network_error"
+        case .accepted: .accepted
+        case .notFound: .notFound
+        case .rejected: .rejected
+        case .unauthorized: .unauthorized
+        case .rateLimited: .rateLimited
+        case .serverError: .serverError
+        case .timeout: .timeout
+        case .networkError: .networkError
         }
     }
 

@@ -80,15 +80,15 @@ public struct DeliveryRecord: Sendable, Hashable {
     /// The sender's `timestamp`, when it gave one.
     public var noticeTime: Date?
     public var decision: DeliveryDecision
-    /// Why, in a word: `rule`, `stale`, `not_a_failure`, `open_episode`, `max_attempts`.
-    public var reason: String
+    /// Why, in a word.
+    public var reason: DeliveryReason
     public var rule: String?
     /// Present when the decision opened an episode: the policy it runs under.
     public var schedule: EpisodeSchedule?
 
     public init(
         deliveryID: String, correlationID: String, status: String, error: String?, noticeTime: Date?,
-        decision: DeliveryDecision, reason: String, rule: String?, schedule: EpisodeSchedule?
+        decision: DeliveryDecision, reason: DeliveryReason, rule: String?, schedule: EpisodeSchedule?
     ) {
         self.init(
             deliveryID: DeliveryID(deliveryID), correlationID: correlationID, status: status, error: error,
@@ -98,7 +98,7 @@ public struct DeliveryRecord: Sendable, Hashable {
     /// A delivery whose id is already a ``DeliveryID`` (the decoder reads it from the line's bytes).
     public init(
         deliveryID: DeliveryID, correlationID: String, status: String, error: String?, noticeTime: Date?,
-        decision: DeliveryDecision, reason: String, rule: String?, schedule: EpisodeSchedule?
+        decision: DeliveryDecision, reason: DeliveryReason, rule: String?, schedule: EpisodeSchedule?
     ) {
         self.init(
             deliveryID: deliveryID, deliveryKey: DeliveryKey(id: deliveryID), correlationID: correlationID,
@@ -110,7 +110,7 @@ public struct DeliveryRecord: Sendable, Hashable {
     /// dedup lookup and the record); `deliveryKey` must be `DeliveryKey(id: deliveryID)`.
     init(
         deliveryID: DeliveryID, deliveryKey: DeliveryKey, correlationID: String, status: String, error: String?,
-        noticeTime: Date?, decision: DeliveryDecision, reason: String, rule: String?, schedule: EpisodeSchedule?
+        noticeTime: Date?, decision: DeliveryDecision, reason: DeliveryReason, rule: String?, schedule: EpisodeSchedule?
     ) {
         self.deliveryID = deliveryID
         self.deliveryKey = deliveryKey
@@ -167,15 +167,15 @@ public enum CallKind: String, Sendable, Hashable {
 /// An HDP call came back (or failed).
 public struct AttemptFinished: Sendable, Hashable {
     public var call: CallKind
-    /// `hdp_retry_calls_total` result label, or `dry_run`.
-    public var result: String
+    /// How the call ended (`hdp_retry_calls_total{result}` for retries), or `dry_run`.
+    public var result: CallResult
     public var httpStatus: Int?
     /// HDP's `details` for a 400, or a short transport error description.
     public var detail: String?
     /// When the task is tried again, for results that keep the episode open.
     public var nextDue: Date?
 
-    public init(call: CallKind, result: String, httpStatus: Int?, detail: String?, nextDue: Date?) {
+    public init(call: CallKind, result: CallResult, httpStatus: Int?, detail: String?, nextDue: Date?) {
         self.call = call
         self.result = result
         self.httpStatus = httpStatus
@@ -184,28 +184,16 @@ public struct AttemptFinished: Sendable, Hashable {
     }
 }
 
-/// How an episode ended (`hdp_retry_episodes_total{outcome}` and the task's `state`).
-public enum EpisodeOutcome: String, Sendable, Hashable, CaseIterable {
-    case retried
-    case superseded
-    case gaveUp = "gave_up"
-    case exhausted
-    case notFound = "not_found"
-    case rejected
-    case ignored
-    case dryRun = "dry_run"
-}
-
 /// An episode ended without a retry call being answered.
 public struct EpisodeEnded: Sendable, Hashable {
     public var outcome: EpisodeOutcome
-    public var reason: String
+    public var reason: EndReason
     public var status: String?
     public var rule: String?
     /// An interrupted attempt that the status check shows went through counts as an attempt.
     public var countsAttempt: Bool
 
-    public init(outcome: EpisodeOutcome, reason: String, status: String?, rule: String?, countsAttempt: Bool) {
+    public init(outcome: EpisodeOutcome, reason: EndReason, status: String?, rule: String?, countsAttempt: Bool) {
         self.outcome = outcome
         self.reason = reason
         self.status = status
@@ -216,7 +204,7 @@ public struct EpisodeEnded: Sendable, Hashable {
 
 /// The circuit breaker's durable state.
 public struct BreakerSnapshot: Sendable, Hashable {
-    public enum State: String, Sendable, Hashable {
+    public enum State: String, Sendable, Hashable, CaseIterable {
         case closed
         case open
         case halfOpen = "half_open"

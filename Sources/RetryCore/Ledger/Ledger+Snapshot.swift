@@ -29,3 +29,25 @@ extension Ledger {
         return records
     }
 }
+
+extension Ledger {
+    /// Up to `limit` tasks in `state`: open episodes most overdue first (earliest due), ended ones
+    /// most recently changed first; ties by task id.
+    public func tasks(in state: TaskState, limit: Int) -> [TaskSummary] {
+        let matching = tasks.filter { $0.value.state == state }
+        let sorted: [(key: TaskID, value: TaskEntry)]
+        if state.isOpen {
+            sorted = matching.sorted { lhs, rhs in
+                let left = lhs.value.episode?.schedule.due ?? .distantFuture
+                let right = rhs.value.episode?.schedule.due ?? .distantFuture
+                return left == right ? lhs.key < rhs.key : left < right
+            }
+        } else {
+            sorted = matching.sorted { lhs, rhs in
+                lhs.value.updatedAt == rhs.value.updatedAt
+                    ? lhs.key < rhs.key : lhs.value.updatedAt > rhs.value.updatedAt
+            }
+        }
+        return sorted.prefix(max(0, limit)).map { TaskSummary(task: $0.key, entry: $0.value) }
+    }
+}

@@ -7,20 +7,6 @@ import FoundationEssentials
 import Foundation
 #endif
 
-/// What the journal says about a task right now (the `state` of `GET /tasks/{id}`).
-public enum TaskState: String, Sendable, Hashable, CaseIterable {
-    case pending
-    case inFlight = "in_flight"
-    case retried
-    case superseded
-    case gaveUp = "gave_up"
-    case exhausted
-    case notFound = "not_found"
-    case rejected
-    case ignored
-    case dryRun = "dry_run"
-}
-
 /// The handling of one failure of a task, from the notice that opened it to its outcome.
 public struct Episode: Sendable, Hashable {
     /// The sequence number of the delivery that opened it.
@@ -63,7 +49,7 @@ public struct TaskEntry: Sendable, Hashable {
     public var attempts: Int = 0
     /// When HDP last accepted a retry; notices older than this are stale.
     public var lastAcceptedAt: Date?
-    public var state: TaskState = .ignored
+    public var state: TaskState = .ended(.ignored)
     /// The time of the last record about the task (for retention).
     public var updatedAt: Date
     private var episodeStorage: EpisodeStorage?
@@ -205,7 +191,7 @@ public struct Ledger: Sendable {
                     entry.lastAcceptedAt = time
                 }
                 entry.episode = nil
-                entry.state = TaskState(ended.outcome)
+                entry.state = .ended(ended.outcome)
                 return true
             }
         case .breaker(let snapshot):
@@ -263,9 +249,9 @@ public struct Ledger: Sendable {
                 tasks.values[index].episode?.error = delivery.error
             }
         case .gaveUp:
-            tasks.values[index].state = .gaveUp
+            tasks.values[index].state = .ended(.gaveUp)
         case .exhausted:
-            tasks.values[index].state = .exhausted
+            tasks.values[index].state = .ended(.exhausted)
         case .ignored:
             // An ignored notice (stale, not a failure, an `ignore` rule) leaves an open episode or
             // an earlier outcome as it was.
@@ -277,20 +263,20 @@ public struct Ledger: Sendable {
         guard entry.episode != nil else { return false }
         if finished.call == .retry { entry.episode?.inFlightAttempt = nil }
         switch (finished.call, finished.result) {
-        case (.retry, "accepted"):
+        case (.retry, .accepted):
             entry.attempts += 1
             entry.lastAcceptedAt = time
             entry.episode = nil
-            entry.state = .retried
-        case (.retry, "not_found"):
+            entry.state = .ended(.retried)
+        case (.retry, .notFound):
             entry.episode = nil
-            entry.state = .notFound
-        case (.retry, "rejected"):
+            entry.state = .ended(.notFound)
+        case (.retry, .rejected):
             entry.episode = nil
-            entry.state = .rejected
-        case (.retry, "dry_run"):
+            entry.state = .ended(.rejected)
+        case (.retry, .dryRun):
             entry.episode = nil
-            entry.state = .dryRun
+            entry.state = .ended(.dryRun)
         default:
             // Transient (or unauthorized): the episode stays open and waits for `nextDue`.
             entry.episode?.tries += 1
@@ -410,20 +396,5 @@ public struct Ledger: Sendable {
     public mutating func dropTasks(olderThan retention: Duration, now: Date) {
         let cutoff = now.addingTimeInterval(-retention.secondsDouble)
         tasks = tasks.filter { $0.value.episode != nil || $0.value.updatedAt >= cutoff }
-    }
-}
-
-extension TaskState {
-    init(_ outcome: EpisodeOutcome) {
-        switch outcome {
-        case .retried: self = .retried
-        case .superseded: self = .superseded
-        case .gaveUp: self = .gaveUp
-        case .exhausted: self = .exhausted
-        case .notFound: self = .notFound
-        case .rejected: self = .rejected
-        case .ignored: self = .ignored
-        case .dryRun: self = .dryRun
-        }
     }
 }

@@ -21,7 +21,7 @@ extension EndToEndTests {
                 let task = TaskID(String(format: "01JPJ03YJT1A93D6NF%08X", index % 50_000))!
                 let delivery = DeliveryRecord(
                     deliveryID: "replay-\(index)", correlationID: "c\(index)", status: "AtlanticProvingFailed",
-                    error: "prover timeout", noticeTime: nil, decision: .ignored, reason: "rule", rule: "noise",
+                    error: "prover timeout", noticeTime: nil, decision: .ignored, reason: .rule, rule: "noise",
                     schedule: nil
                 )
                 let record = JournalRecord(

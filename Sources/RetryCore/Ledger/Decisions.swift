@@ -34,26 +34,43 @@ public enum StatusVerdict: Sendable, Hashable {
     case end(EpisodeEnded)
     /// The check failed transiently: journal this and try again later.
     case later(AttemptFinished)
+
+    /// The record to append for this verdict.
+    public var record: RecordBody {
+        switch self {
+        case .call(let started): .attemptStarted(started)
+        case .end(let ended): .episodeEnded(ended)
+        case .later(let finished): .attemptFinished(finished)
+        }
+    }
 }
 
 /// Error texts are kept in the journal up to this many bytes.
 let maximumErrorBytes = 2048
 
-extension Ledger {
+/// Every decision the agent makes, as pure functions of (state, input, now): they return the
+/// records to append and leave appending, waiting and calling to the caller. The same functions
+/// decide for every store: over the whole ``Ledger`` of the file journal, or over one task's row
+/// in a shared database.
+public enum Decisions {
     /// Decides a new delivery (SPEC §4 "Deduplication", "Attempts and backoff").
     ///
     /// In order: a delivery id seen within the window is a duplicate; a status that is not a
     /// failure is ignored; a notice older than the task's last accepted retry is stale and
     /// ignored; a task with an open episode coalesces; otherwise the rules decide, and a task at
     /// its rule's `max_attempts` is exhausted. `jitter` is a random number in `[0, 1]`.
-    public func decide(
-        _ input: DeliveryInput, now: Date, jitter: Double, classify: (RuleEvent) -> Classification
+    ///
+    /// `seen` is the delivery remembered under the input's key inside the dedup window, `entry`
+    /// the task's entry (`nil` for a task never seen).
+    public static func delivery(
+        _ input: DeliveryInput, seen: SeenDelivery?, entry: TaskEntry?, now: Date, jitter: Double,
+        classify: (RuleEvent) -> Classification
     ) -> DeliveryVerdict {
-        if let seen = seenDelivery(input.deliveryKey, now: now) { return .duplicate(seen) }
+        if let seen { return .duplicate(seen) }
         let notice = input.notice
-        let entry = tasks[notice.taskID]
         func record(
-            _ decision: DeliveryDecision, _ reason: String, rule: String? = nil, schedule: EpisodeSchedule? = nil
+            _ decision: DeliveryDecision, _ reason: DeliveryReason, rule: String? = nil,
+            schedule: EpisodeSchedule? = nil
         )
             -> DeliveryVerdict
         {
@@ -66,25 +83,25 @@ extension Ledger {
                 )
             )
         }
-        guard TaskStatusInfo.isFailure(notice.status) else { return record(.ignored, "not_a_failure") }
+        guard TaskStatusInfo.isFailure(notice.status) else { return record(.ignored, .notAFailure) }
         if let lastAccepted = entry?.lastAcceptedAt, let sent = notice.timestamp, sent < lastAccepted {
-            return record(.ignored, "stale")
+            return record(.ignored, .stale)
         }
-        if entry?.episode != nil { return record(.coalesced, "open_episode", rule: entry?.episode?.schedule.rule) }
+        if entry?.episode != nil { return record(.coalesced, .openEpisode, rule: entry?.episode?.schedule.rule) }
         let classification = classify(notice.ruleEvent)
         switch classification.action {
-        case .ignore: return record(.ignored, "rule", rule: classification.rule)
-        case .giveUp: return record(.gaveUp, "rule", rule: classification.rule)
+        case .ignore: return record(.ignored, .rule, rule: classification.rule)
+        case .giveUp: return record(.gaveUp, .rule, rule: classification.rule)
         case .retry:
             if (entry?.attempts ?? 0) >= classification.maxAttempts {
-                return record(.exhausted, "max_attempts", rule: classification.rule)
+                return record(.exhausted, .maxAttempts, rule: classification.rule)
             }
             let delay = classification.backoff.delay(tries: 0, unit: jitter)
             let schedule = EpisodeSchedule(
                 rule: classification.rule, maxAttempts: classification.maxAttempts, backoff: classification.backoff,
                 due: now.addingTimeInterval(delay.secondsDouble)
             )
-            return record(.retryScheduled, "rule", rule: classification.rule, schedule: schedule)
+            return record(.retryScheduled, .rule, rule: classification.rule, schedule: schedule)
         }
     }
 
@@ -94,11 +111,11 @@ extension Ledger {
     /// not interrupted). A status that is no longer `…Failed` ends the episode `superseded`; a 404
     /// ends it `not_found`; a transient failure reschedules with the episode's backoff. When the
     /// fresh status or error differs from what the episode knew, the rules classify it again.
-    public func decideAfterStatus(
-        of task: TaskID, outcome: HDPStatusOutcome?, now: Date, jitter: Double, retryAfterCap: Duration,
-        classify: (RuleEvent) -> Classification
+    public static func afterStatus(
+        of task: TaskID, entry: TaskEntry, outcome: HDPStatusOutcome?, now: Date, jitter: Double,
+        retryAfterCap: Duration, classify: (RuleEvent) -> Classification
     ) -> StatusVerdict? {
-        guard let entry = tasks[task], let episode = entry.episode else { return nil }
+        guard let episode = entry.episode else { return nil }
         let interrupted = episode.inFlightAttempt != nil
         var status = episode.status
         var error = episode.error
@@ -108,7 +125,7 @@ extension Ledger {
         case .failure(.notFound):
             return .end(
                 EpisodeEnded(
-                    outcome: .notFound, reason: "status_check", status: nil, rule: episode.schedule.rule,
+                    outcome: .notFound, reason: .statusCheck, status: nil, rule: episode.schedule.rule,
                     countsAttempt: false))
         case .failure(let failure):
             return .later(
@@ -118,7 +135,7 @@ extension Ledger {
                 return .end(
                     EpisodeEnded(
                         outcome: .superseded,
-                        reason: interrupted ? "interrupted_attempt_went_through" : "status_not_failed",
+                        reason: interrupted ? .interruptedAttemptWentThrough : .statusNotFailed,
                         status: info.status, rule: episode.schedule.rule, countsAttempt: interrupted
                     )
                 )
@@ -140,12 +157,12 @@ extension Ledger {
             case .giveUp:
                 return .end(
                     EpisodeEnded(
-                        outcome: .gaveUp, reason: "reclassified", status: status, rule: fresh.rule, countsAttempt: false
+                        outcome: .gaveUp, reason: .reclassified, status: status, rule: fresh.rule, countsAttempt: false
                     ))
             case .ignore:
                 return .end(
                     EpisodeEnded(
-                        outcome: .ignored, reason: "reclassified", status: status, rule: fresh.rule,
+                        outcome: .ignored, reason: .reclassified, status: status, rule: fresh.rule,
                         countsAttempt: false))
             case .retry:
                 if fresh.rule != schedule.rule || fresh.maxAttempts != schedule.maxAttempts
@@ -160,25 +177,26 @@ extension Ledger {
         if entry.attempts >= schedule.maxAttempts {
             return .end(
                 EpisodeEnded(
-                    outcome: .exhausted, reason: "max_attempts", status: status, rule: schedule.rule,
+                    outcome: .exhausted, reason: .maxAttempts, status: status, rule: schedule.rule,
                     countsAttempt: false))
         }
         return .call(AttemptStarted(attempt: entry.attempts + 1, status: status, reclassified: reclassified))
     }
 
     /// The record for a retry call's outcome.
-    public func decideAfterCall(
-        of task: TaskID, outcome: HDPCallOutcome, now: Date, jitter: Double, retryAfterCap: Duration
+    public static func afterCall(
+        entry: TaskEntry, outcome: HDPCallOutcome, now: Date, jitter: Double, retryAfterCap: Duration
     ) -> AttemptFinished? {
-        guard let episode = tasks[task]?.episode else { return nil }
+        guard let episode = entry.episode else { return nil }
         switch outcome {
         case .accepted:
-            return AttemptFinished(call: .retry, result: outcome.label, httpStatus: 200, detail: nil, nextDue: nil)
+            return AttemptFinished(call: .retry, result: outcome.result, httpStatus: 200, detail: nil, nextDue: nil)
         case .notFound:
-            return AttemptFinished(call: .retry, result: outcome.label, httpStatus: 404, detail: nil, nextDue: nil)
+            return AttemptFinished(call: .retry, result: outcome.result, httpStatus: 404, detail: nil, nextDue: nil)
         case .rejected(let details):
             return AttemptFinished(
-                call: .retry, result: outcome.label, httpStatus: 400, detail: truncated(details, to: 512), nextDue: nil)
+                call: .retry, result: outcome.result, httpStatus: 400, detail: truncated(details, to: 512), nextDue: nil
+            )
         default:
             return Self.transient(outcome, call: .retry, episode: episode, now: now, jitter: jitter, cap: retryAfterCap)
         }
@@ -202,9 +220,40 @@ extension Ledger {
         default: break
         }
         return AttemptFinished(
-            call: call, result: outcome.label, httpStatus: httpStatus, detail: detail,
+            call: call, result: outcome.result, httpStatus: httpStatus, detail: detail,
             nextDue: now.addingTimeInterval(delay.secondsDouble)
         )
+    }
+}
+
+extension Ledger {
+    /// ``Decisions/delivery(_:seen:entry:now:jitter:classify:)`` over this state.
+    public func decide(
+        _ input: DeliveryInput, now: Date, jitter: Double, classify: (RuleEvent) -> Classification
+    ) -> DeliveryVerdict {
+        Decisions.delivery(
+            input, seen: seenDelivery(input.deliveryKey, now: now), entry: tasks[input.notice.taskID], now: now,
+            jitter: jitter, classify: classify)
+    }
+
+    /// ``Decisions/afterStatus(of:entry:outcome:now:jitter:retryAfterCap:classify:)`` over this state.
+    public func decideAfterStatus(
+        of task: TaskID, outcome: HDPStatusOutcome?, now: Date, jitter: Double, retryAfterCap: Duration,
+        classify: (RuleEvent) -> Classification
+    ) -> StatusVerdict? {
+        guard let entry = tasks[task] else { return nil }
+        return Decisions.afterStatus(
+            of: task, entry: entry, outcome: outcome, now: now, jitter: jitter, retryAfterCap: retryAfterCap,
+            classify: classify)
+    }
+
+    /// ``Decisions/afterCall(entry:outcome:now:jitter:retryAfterCap:)`` over this state.
+    public func decideAfterCall(
+        of task: TaskID, outcome: HDPCallOutcome, now: Date, jitter: Double, retryAfterCap: Duration
+    ) -> AttemptFinished? {
+        guard let entry = tasks[task] else { return nil }
+        return Decisions.afterCall(
+            entry: entry, outcome: outcome, now: now, jitter: jitter, retryAfterCap: retryAfterCap)
     }
 }
 
