@@ -1,8 +1,9 @@
 import Foundation
 import Hummingbird
 
-/// The `/_sim/` control API: set up tasks and faults, read call counts, move time, reset.
-/// Bodies are JSON; errors are 400 `{"error": "..."}`.
+/// The `/_sim/` control API: set up tasks, faults and the task list's shape, read call counts,
+/// move time, reset. Bodies are JSON; errors are 400
+/// `{"error": "..."}`.
 struct ControlRoutes: Sendable {
     /// The state the control calls read and change.
     let state: SimulatorState
@@ -31,6 +32,14 @@ struct ControlRoutes: Sendable {
                 let faults = try JSONDecoder().decode(SimulatorFaults.self, from: try await body(of: request))
                 try state.setFaults(faults)
                 return SimulatorWire.json(state.faults, status: .ok)
+            }
+        }
+        group.get("list_shape") { _, _ in SimulatorWire.json(state.listShape, status: .ok) }
+        group.put("list_shape") { request, _ in
+            try await handle {
+                let shape = try JSONDecoder().decode(SimulatorListShape.self, from: try await body(of: request))
+                try state.setListShape(shape)
+                return SimulatorWire.json(state.listShape, status: .ok)
             }
         }
         group.post("advance") { request, _ in

@@ -17,11 +17,14 @@ public struct SimulatorConfiguration: Sendable {
     /// The simulator's clock; tests inject a fixed or manual one. `POST /_sim/advance` moves
     /// simulator time ahead of it.
     public var clock: @Sendable () -> Date
+    /// How `GET /tasks` spells its answer at start (and after a reset).
+    public var listShape: SimulatorListShape
 
     /// Creates a configuration; the defaults are a well-behaved, empty HDP on a free port.
     public init(
         host: String = "127.0.0.1", port: Int = 0, apiKey: String = "hdp-sim-key", seed: UInt64 = 1,
-        tasks: [TaskSpec] = [], faults: SimulatorFaults = .none, clock: @escaping @Sendable () -> Date = { Date() }
+        tasks: [TaskSpec] = [], faults: SimulatorFaults = .none, clock: @escaping @Sendable () -> Date = { Date() },
+        listShape: SimulatorListShape = .standard
     ) {
         self.host = host
         self.port = port
@@ -30,5 +33,6 @@ public struct SimulatorConfiguration: Sendable {
         self.tasks = tasks
         self.faults = faults
         self.clock = clock
+        self.listShape = listShape
     }
 }

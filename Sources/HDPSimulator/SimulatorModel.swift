@@ -1,7 +1,7 @@
 import Foundation
 
-/// The simulator's whole state as a plain value: the task table, the call counts, the faults and
-/// the random generator. Every operation takes `now`, so behaviour is a pure function of the calls
+/// The simulator's whole state as a plain value: the task table, the call counts, the faults, the
+/// random generator and the task list's shape. Every operation takes `now`, so behaviour is a pure function of the calls
 /// made and the times given — tests drive it without a network or a real clock, and
 /// ``SimulatorState`` only adds a lock and a clock around it.
 public struct SimulatorModel: Sendable {
@@ -21,13 +21,20 @@ public struct SimulatorModel: Sendable {
     var nextTransitionID = 1
     /// The `X-API-KEY` value retries must present.
     let apiKey: String
+    /// How `GET /tasks` spells its answer.
+    public internal(set) var listShape = SimulatorListShape.standard
 
-    /// Creates the start-up state: `tasks` created at `now`, `faults` in force.
-    public init(apiKey: String, seed: UInt64, faults: SimulatorFaults, tasks: [TaskSpec], now: Date) throws {
+    /// Creates the start-up state: `tasks` created at `now`, `faults` in force, the list served in
+    /// `listShape`.
+    public init(
+        apiKey: String, seed: UInt64, faults: SimulatorFaults, tasks: [TaskSpec], now: Date,
+        listShape: SimulatorListShape = .standard
+    ) throws {
         self.apiKey = apiKey
         self.generator = SeededGenerator(seed: seed)
         self.faults = .none
         try setFaults(faults, now: now)
+        try setListShape(listShape)
         for spec in tasks { try upsert(spec, now: now) }
     }
 
@@ -60,6 +67,12 @@ public struct SimulatorModel: Sendable {
         if let problem = newFaults.problem { throw SimulatorError.invalidFaults(problem) }
         faults = newFaults
         outageUntil = newFaults.outageMilliseconds.map { now.addingTimeInterval(Double($0) / 1000) }
+    }
+
+    /// Replaces the shape `GET /tasks` answers in.
+    public mutating func setListShape(_ shape: SimulatorListShape) throws(SimulatorError) {
+        if let problem = shape.problem { throw SimulatorError.invalidBody(problem) }
+        listShape = shape
     }
 
     /// Moves simulator time forward by `seconds` and returns the new offset. With `nil`, moves
@@ -114,10 +127,11 @@ public struct SimulatorModel: Sendable {
         }
     }
 
-    /// Updates the counts of a read-only endpoint (the retry counts have their own shape).
+    /// Updates the counts of a per-task read endpoint (the retry and list counts have their own
+    /// shapes).
     mutating func count(_ endpoint: SimulatorEndpoint, _ update: (inout EndpointCallCounts) -> Void) {
         switch endpoint {
-        case .retry: break
+        case .retry, .list: break
         case .status: update(&calls.status)
         case .stateTransitions: update(&calls.stateTransitions)
         }

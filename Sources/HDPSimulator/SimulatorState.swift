@@ -11,7 +11,7 @@ public final class SimulatorState: Sendable {
     /// The configuration the state was built from and resets to.
     public let configuration: SimulatorConfiguration
 
-    /// Builds the start-up state; throws when a configured task or fault set is invalid.
+    /// Builds the start-up state; throws when a configured task, fault set or list shape is invalid.
     public init(configuration: SimulatorConfiguration) throws {
         self.configuration = configuration
         let initial = try Self.initialModel(configuration)
@@ -21,7 +21,7 @@ public final class SimulatorState: Sendable {
     private static func initialModel(_ configuration: SimulatorConfiguration) throws -> SimulatorModel {
         try SimulatorModel(
             apiKey: configuration.apiKey, seed: configuration.seed, faults: configuration.faults,
-            tasks: configuration.tasks, now: configuration.clock())
+            tasks: configuration.tasks, now: configuration.clock(), listShape: configuration.listShape)
     }
 
     /// Simulator time: the injected clock plus whatever `advance` added.
@@ -43,6 +43,9 @@ public final class SimulatorState: Sendable {
 
     /// The faults in force (rate-limit counts as they count down).
     public var faults: SimulatorFaults { model.withLock { $0.faults } }
+
+    /// The shape `GET /tasks` answers in.
+    public var listShape: SimulatorListShape { model.withLock { $0.listShape } }
 
     /// The task with `id` (case-insensitive) as it is now, queued re-runs settled.
     public func task(_ id: String) -> SimulatedTask? {
@@ -74,6 +77,11 @@ public final class SimulatorState: Sendable {
         try withModel { model, now in try model.setFaults(faults, now: now) }
     }
 
+    /// Replaces the shape `GET /tasks` answers in.
+    public func setListShape(_ shape: SimulatorListShape) throws {
+        try withModel { model, _ in try model.setListShape(shape) }
+    }
+
     /// Moves simulator time forward (see ``SimulatorModel/advance(by:now:)``) and settles
     /// whatever became due; returns the total offset in seconds.
     @discardableResult
@@ -86,7 +94,8 @@ public final class SimulatorState: Sendable {
         }
     }
 
-    /// Returns to the start-up state: configured tasks and faults, zero counts, the seed again.
+    /// Returns to the start-up state: configured tasks, faults and list shape, zero counts, the seed
+    /// again.
     public func reset() throws {
         let fresh = try Self.initialModel(configuration)
         model.withLock { $0 = fresh }

@@ -98,6 +98,54 @@ enum SimulatorWire {
         }
     }
 
+    /// `GET /tasks` 200 body, in the shape set with `PUT /_sim/list_shape`: the items under the
+    /// container member beside `page`, `per_page` and `total`, or a bare array of items.
+    struct TaskList: Encodable {
+        var page: TaskListPage
+        var shape: SimulatorListShape
+
+        /// Writes the page in `shape`.
+        func encode(to encoder: any Encoder) throws {
+            let items = page.tasks.map { ListItem(task: $0, shape: shape) }
+            if shape.container == .array {
+                var container = encoder.singleValueContainer()
+                try container.encode(items)
+                return
+            }
+            var container = encoder.container(keyedBy: AnyKey.self)
+            try container.encode(items, forKey: AnyKey(shape.container.rawValue))
+            try container.encode(page.page, forKey: AnyKey("page"))
+            try container.encode(page.perPage, forKey: AnyKey("per_page"))
+            try container.encode(page.total, forKey: AnyKey("total"))
+        }
+    }
+
+    /// One task of `GET /tasks`: id, status, error (`null` unless failed) and last update, under
+    /// the shape's names.
+    struct ListItem: Encodable {
+        var task: SimulatedTask
+        var shape: SimulatorListShape
+
+        /// Writes the fields under the shape's names, absent values as `null`.
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: AnyKey.self)
+            try container.encode(task.id, forKey: AnyKey(shape.idKey))
+            try container.encode(task.status, forKey: AnyKey("status"))
+            try container.encode(task.errorMessage, forKey: AnyKey(shape.errorKey))
+            try container.encode(timestamp(task.updatedAt), forKey: AnyKey(shape.updatedKey))
+        }
+    }
+
+    /// A coding key spelled at run time.
+    struct AnyKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+
+        init(_ name: String) { self.stringValue = name }
+        init?(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
     /// `POST /_sim/advance` body: milliseconds to move simulator time; absent settles everything.
     struct Advance: Decodable {
         var ms: Int?
@@ -108,13 +156,18 @@ enum SimulatorWire {
         date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
     }
 
+    /// `value` as JSON with sorted keys, so bodies are stable byte for byte.
+    static func encode(_ value: some Encodable) -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return (try? encoder.encode(value)) ?? Data("{}".utf8)
+    }
+
     /// A JSON response with sorted keys, so bodies are stable byte for byte.
     static func json(
         _ value: some Encodable, status: HTTPResponse.Status, headers: HTTPFields = [:]
     ) -> Response {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let data = (try? encoder.encode(value)) ?? Data("{}".utf8)
+        let data = encode(value)
         var fields = headers
         fields[.contentType] = "application/json; charset=utf-8"
         return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: data)))
