@@ -34,6 +34,9 @@ public struct SimulatorCallCounts: Sendable, Hashable, Encodable {
     public var stateTransitions = EndpointCallCounts()
     /// Counts for `GET /tasks`.
     public var list = ListCallCounts()
+    /// What became of HDP's failure callbacks (not calls the agent made, but counted with them so
+    /// that one read and one reset cover both directions).
+    public var webhooks = CallbackCounts()
 
     /// Empty counts.
     public init() {}
@@ -43,6 +46,7 @@ public struct SimulatorCallCounts: Sendable, Hashable, Encodable {
         case status
         case stateTransitions = "state_transitions"
         case list
+        case webhooks
     }
 }
 
@@ -108,5 +112,27 @@ public struct ListCallCounts: Sendable, Hashable, Encodable {
     enum CodingKeys: String, CodingKey {
         case total, rejected, faulted
         case byPage = "by_page"
+    }
+}
+
+/// What became of HDP's failure callbacks (`webhook_url`). Every callback is exactly one of
+/// dropped, sent, failed or still pending.
+public struct CallbackCounts: Sendable, Hashable, Encodable {
+    /// Answered with a 2xx by the receiver.
+    public var sent = 0
+    /// Lost on purpose (`PUT /_sim/webhooks` `drop` or `drop_next`): counted, never sent.
+    public var dropped = 0
+    /// Not delivered: connection refused or lost, timed out, or answered with anything but a
+    /// 2xx. Never sent again, as HDP documents no redelivery.
+    public var failed = 0
+    /// Queued or in flight.
+    public var pending = 0
+
+    /// Counts, zero unless given.
+    public init(sent: Int = 0, dropped: Int = 0, failed: Int = 0, pending: Int = 0) {
+        self.sent = sent
+        self.dropped = dropped
+        self.failed = failed
+        self.pending = pending
     }
 }

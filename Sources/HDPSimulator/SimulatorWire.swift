@@ -146,6 +146,84 @@ enum SimulatorWire {
         init?(intValue: Int) { nil }
     }
 
+    /// HDP's failure callback: `{"error","status","task_id","timestamp"}`, `error` `null` when
+    /// the task failed without one.
+    struct WebhookBody: Encodable {
+        var notice: CallbackNotice
+
+        /// Writes the fields under HDP's names, absent values as `null`.
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(notice.status, forKey: .status)
+            try container.encode(notice.taskID, forKey: .taskID)
+            try container.encode(timestamp(notice.failedAt), forKey: .timestamp)
+            try container.encode(notice.error, forKey: .error)
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case status, timestamp, error
+            case taskID = "task_id"
+        }
+    }
+
+    /// The bytes of the callback for `notice`, as sent (and signed).
+    static func webhookBody(_ notice: CallbackNotice) -> [UInt8] {
+        Array(encode(WebhookBody(notice: notice)))
+    }
+
+    /// `GET|PUT /_sim/webhooks` body: the target and drop settings, the counts, and what became
+    /// of the most recent callbacks.
+    struct Webhooks: Encodable {
+        var settings: CallbackSettings
+        var signed: Bool
+        var counts: CallbackCounts
+        var log: [CallbackRecord]
+
+        /// Writes the settings and counts flat, the log as `recent`, absent values as `null`.
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(settings.target?.url, forKey: .url)
+            try container.encode(signed, forKey: .signed)
+            try container.encode(settings.drop, forKey: .drop)
+            try container.encode(settings.dropNext, forKey: .dropNext)
+            try container.encode(counts.sent, forKey: .sent)
+            try container.encode(counts.dropped, forKey: .dropped)
+            try container.encode(counts.failed, forKey: .failed)
+            try container.encode(counts.pending, forKey: .pending)
+            try container.encode(log.map(Record.init), forKey: .recent)
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case url, signed, drop, sent, dropped, failed, pending, recent
+            case dropNext = "drop_next"
+        }
+    }
+
+    /// One entry of `recent` in `GET /_sim/webhooks`.
+    struct Record: Encodable {
+        var record: CallbackRecord
+
+        /// Wraps `record` for encoding.
+        init(_ record: CallbackRecord) { self.record = record }
+
+        /// Writes the fields in snake_case, absent values as `null`.
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(record.id, forKey: .id)
+            try container.encode(record.taskID, forKey: .taskID)
+            try container.encode(record.status, forKey: .status)
+            try container.encode(record.outcome, forKey: .outcome)
+            try container.encode(record.httpStatus, forKey: .httpStatus)
+            try container.encode(record.reason, forKey: .reason)
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case id, status, outcome, reason
+            case taskID = "task_id"
+            case httpStatus = "http_status"
+        }
+    }
+
     /// `POST /_sim/advance` body: milliseconds to move simulator time; absent settles everything.
     struct Advance: Decodable {
         var ms: Int?
