@@ -1,8 +1,9 @@
 import Foundation
 import Hummingbird
 
-/// The `/_sim/` control API: set up tasks and faults, read call counts, move time, reset.
-/// Bodies are JSON; errors are 400 `{"error": "..."}`.
+/// The `/_sim/` control API: set up tasks, faults, the task list's shape and the failure
+/// callbacks, read call counts, move time, reset. Bodies are JSON; errors are 400
+/// `{"error": "..."}`.
 struct ControlRoutes: Sendable {
     /// The state the control calls read and change.
     let state: SimulatorState
@@ -33,6 +34,24 @@ struct ControlRoutes: Sendable {
                 return SimulatorWire.json(state.faults, status: .ok)
             }
         }
+        group.get("list_shape") { _, _ in SimulatorWire.json(state.listShape, status: .ok) }
+        group.put("list_shape") { request, _ in
+            try await handle {
+                let shape = try JSONDecoder().decode(SimulatorListShape.self, from: try await body(of: request))
+                try state.setListShape(shape)
+                return SimulatorWire.json(state.listShape, status: .ok)
+            }
+        }
+        group.get("webhooks") { _, _ in webhooks() }
+        group.put("webhooks") { request, _ in
+            try await handle {
+                let data = try await body(of: request)
+                let control =
+                    data.isEmpty ? CallbackControl() : try JSONDecoder().decode(CallbackControl.self, from: data)
+                try state.setWebhooks(control)
+                return webhooks()
+            }
+        }
         group.post("advance") { request, _ in
             try await handle {
                 let data = try await body(of: request)
@@ -49,6 +68,15 @@ struct ControlRoutes: Sendable {
                 return SimulatorWire.json(["reset": true], status: .ok)
             }
         }
+    }
+
+    private func webhooks() -> Response {
+        let body = state.withModel { model, _ in
+            SimulatorWire.Webhooks(
+                settings: model.webhooks, signed: state.configuration.webhookSigner != nil,
+                counts: model.calls.webhooks, log: model.webhookLog)
+        }
+        return SimulatorWire.json(body, status: .ok)
     }
 
     private func body(of request: Request) async throws -> Data {

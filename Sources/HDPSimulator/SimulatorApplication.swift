@@ -2,7 +2,9 @@ import Foundation
 import Hummingbird
 import Logging
 
-/// Builds the simulator as a Hummingbird application listening on the configured address.
+/// Builds the simulator as a Hummingbird application listening on the configured address, with
+/// the service that delivers its failure callbacks and settles re-runs as they fall due. Run one
+/// application per state: the callbacks are queued for a single sender.
 /// `onServerRunning` receives the bound port (useful with port 0).
 public func buildSimulatorApplication(
     state: SimulatorState, logger: Logger = Logger(label: "hdp-sim"),
@@ -12,6 +14,7 @@ public func buildSimulatorApplication(
         router: buildSimulatorRouter(state: state),
         configuration: .init(
             address: .hostname(state.configuration.host, port: state.configuration.port), serverName: "hdp-sim"),
+        services: [CallbackSender(state: state, logger: logger)],
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
         logger: logger
     )

@@ -17,11 +17,23 @@ public struct SimulatorConfiguration: Sendable {
     /// The simulator's clock; tests inject a fixed or manual one. `POST /_sim/advance` moves
     /// simulator time ahead of it.
     public var clock: @Sendable () -> Date
+    /// How `GET /tasks` spells its answer at start (and after a reset).
+    public var listShape: SimulatorListShape
+    /// Where HDP's failure callbacks go (an `http://` URL, like the `webhook_url` given to HDP at
+    /// task creation); `nil` sends none.
+    public var webhookURL: String?
+    /// Signs each callback, when set (see ``CallbackSigner``); HDP itself signs nothing.
+    public var webhookSigner: CallbackSigner?
+    /// How long one callback delivery may take, connection included, before it counts as failed.
+    public var webhookTimeout: Duration
 
-    /// Creates a configuration; the defaults are a well-behaved, empty HDP on a free port.
+    /// Creates a configuration; the defaults are a well-behaved, empty HDP on a free port that
+    /// sends no callbacks.
     public init(
         host: String = "127.0.0.1", port: Int = 0, apiKey: String = "hdp-sim-key", seed: UInt64 = 1,
-        tasks: [TaskSpec] = [], faults: SimulatorFaults = .none, clock: @escaping @Sendable () -> Date = { Date() }
+        tasks: [TaskSpec] = [], faults: SimulatorFaults = .none, clock: @escaping @Sendable () -> Date = { Date() },
+        listShape: SimulatorListShape = .standard, webhookURL: String? = nil, webhookSigner: CallbackSigner? = nil,
+        webhookTimeout: Duration = .seconds(10)
     ) {
         self.host = host
         self.port = port
@@ -30,5 +42,9 @@ public struct SimulatorConfiguration: Sendable {
         self.tasks = tasks
         self.faults = faults
         self.clock = clock
+        self.listShape = listShape
+        self.webhookURL = webhookURL
+        self.webhookSigner = webhookSigner
+        self.webhookTimeout = webhookTimeout
     }
 }

@@ -1,4 +1,4 @@
-/// The misbehaviour the simulator adds to the three HDP endpoints, and its workflow settings.
+/// The misbehaviour the simulator adds to the HDP endpoints, and its workflow settings.
 ///
 /// `PUT /_sim/faults` replaces the whole set (absent keys switch a fault off), so a scenario
 /// always states everything it relies on. The JSON keys are snake_case:
@@ -6,10 +6,13 @@
 /// ```json
 /// {"error_rate": 0.2, "error_status": 503, "latency_ms": 50,
 ///  "rate_limit": {"count": 3, "retry_after": 2, "http_date": false},
-///  "outage": false, "outage_ms": 10000, "fail_again": 1, "progress_after_ms": 2000}
+///  "outage": false, "outage_ms": 10000, "fail_again": 1, "progress_after_ms": 2000,
+///  "endpoints": ["retry", "status", "state_transitions", "list"]}
 /// ```
 ///
 /// A call meets the faults in this order: latency, outage (503), rate limit (429), random error.
+/// Only calls to the `endpoints` listed meet them; the others are served as if there were no
+/// faults, and neither count down a rate limit nor draw from the seeded generator.
 public struct SimulatorFaults: Sendable, Hashable, Codable {
     /// Probability (0–1) that a call is answered with `errorStatus` instead of being served.
     public var errorRate: Double
@@ -27,12 +30,21 @@ public struct SimulatorFaults: Sendable, Hashable, Codable {
     public var failAgain: Int
     /// How long after an accepted retry the re-run settles; `nil` leaves tasks at `Received`.
     public var progressAfterMilliseconds: Int?
+    /// The endpoints the faults above (latency included) apply to. Defaults to
+    /// ``defaultEndpoints``, the three per-task endpoints, which is what every fault set meant
+    /// before the task list existed: a scenario that limits "the next 3 calls" keeps meaning the
+    /// next 3 retry or status calls when the agent also pages the list.
+    public var endpoints: Set<SimulatorEndpoint>
+
+    /// The endpoints faults apply to when a fault set does not say: all but the task list.
+    public static let defaultEndpoints: Set<SimulatorEndpoint> = [.retry, .status, .stateTransitions]
 
     /// Creates a fault set; the defaults are a well-behaved HDP.
     public init(
         errorRate: Double = 0, errorStatus: Int = 503, latencyMilliseconds: Int = 0,
         rateLimit: RateLimitFault? = nil, outage: Bool = false, outageMilliseconds: Int? = nil,
-        failAgain: Int = 0, progressAfterMilliseconds: Int? = nil
+        failAgain: Int = 0, progressAfterMilliseconds: Int? = nil,
+        endpoints: Set<SimulatorEndpoint> = defaultEndpoints
     ) {
         self.errorRate = errorRate
         self.errorStatus = errorStatus
@@ -42,6 +54,7 @@ public struct SimulatorFaults: Sendable, Hashable, Codable {
         self.outageMilliseconds = outageMilliseconds
         self.failAgain = failAgain
         self.progressAfterMilliseconds = progressAfterMilliseconds
+        self.endpoints = endpoints
     }
 
     /// No faults at all.
@@ -56,6 +69,22 @@ public struct SimulatorFaults: Sendable, Hashable, Codable {
         case outageMilliseconds = "outage_ms"
         case failAgain = "fail_again"
         case progressAfterMilliseconds = "progress_after_ms"
+        case endpoints
+    }
+
+    /// Writes every key, absent optionals left out and `endpoints` in workflow order, so that
+    /// `GET /_sim/faults` is stable byte for byte.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(errorRate, forKey: .errorRate)
+        try container.encode(errorStatus, forKey: .errorStatus)
+        try container.encode(latencyMilliseconds, forKey: .latencyMilliseconds)
+        try container.encodeIfPresent(rateLimit, forKey: .rateLimit)
+        try container.encode(outage, forKey: .outage)
+        try container.encodeIfPresent(outageMilliseconds, forKey: .outageMilliseconds)
+        try container.encode(failAgain, forKey: .failAgain)
+        try container.encodeIfPresent(progressAfterMilliseconds, forKey: .progressAfterMilliseconds)
+        try container.encode(endpoints.sorted(), forKey: .endpoints)
     }
 
     /// Decodes leniently: every key is optional and takes the well-behaved default.
@@ -69,7 +98,9 @@ public struct SimulatorFaults: Sendable, Hashable, Codable {
             outage: try container.decodeIfPresent(Bool.self, forKey: .outage) ?? false,
             outageMilliseconds: try container.decodeIfPresent(Int.self, forKey: .outageMilliseconds),
             failAgain: try container.decodeIfPresent(Int.self, forKey: .failAgain) ?? 0,
-            progressAfterMilliseconds: try container.decodeIfPresent(Int.self, forKey: .progressAfterMilliseconds)
+            progressAfterMilliseconds: try container.decodeIfPresent(Int.self, forKey: .progressAfterMilliseconds),
+            endpoints: try container.decodeIfPresent(Set<SimulatorEndpoint>.self, forKey: .endpoints)
+                ?? Self.defaultEndpoints
         )
     }
 

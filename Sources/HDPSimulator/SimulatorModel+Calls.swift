@@ -30,11 +30,12 @@ public enum RetryResult: Sendable, Hashable {
     case accepted(kind: RetryKind, duplicate: Bool)
 }
 
-/// The three HDP endpoints, as operations on the model.
+/// The HDP endpoints, as operations on the model.
 extension SimulatorModel {
     /// Counts a call to `endpoint` for `taskID` and decides whether a fault answers it. Faults are
     /// checked in a fixed order (outage, rate limit, random error) and the generator is consulted
-    /// only when an error rate is set, so a seed reproduces a run exactly.
+    /// only when an error rate is set and the endpoint is one the faults target, so a seed
+    /// reproduces a run exactly. (`.list` is counted without a page; see ``admitList(page:now:)``.)
     public mutating func admit(_ endpoint: SimulatorEndpoint, taskID: String, now: Date) -> Admission {
         switch endpoint {
         case .retry:
@@ -45,12 +46,33 @@ extension SimulatorModel {
                 counts.total += 1
                 counts.byTask[taskID, default: 0] += 1
             }
+        case .list:
+            calls.list.total += 1
         }
+        return admission(endpoint, now: now)
+    }
+
+    /// Counts a call to `GET /tasks` (under `page` when the query was valid) and decides whether
+    /// a fault answers it, as ``admit(_:taskID:now:)`` does for the per-task endpoints.
+    public mutating func admitList(page: Int?, now: Date) -> Admission {
+        calls.list.total += 1
+        if let page { calls.list.byPage[String(page), default: 0] += 1 }
+        return admission(.list, now: now)
+    }
+
+    /// Counts a `GET /tasks` call refused for its query (400).
+    public mutating func rejectList() {
+        calls.list.rejected += 1
+    }
+
+    private mutating func admission(_ endpoint: SimulatorEndpoint, now: Date) -> Admission {
+        guard faults.endpoints.contains(endpoint) else { return Admission(latency: .zero, fault: nil) }
         let latency = Duration.milliseconds(faults.latencyMilliseconds)
         guard let fault = decideFault(now: now) else { return Admission(latency: latency, fault: nil) }
         switch endpoint {
         case .retry: calls.retry.faulted += 1
         case .status, .stateTransitions: count(endpoint) { $0.faulted += 1 }
+        case .list: calls.list.faulted += 1
         }
         return Admission(latency: latency, fault: fault)
     }

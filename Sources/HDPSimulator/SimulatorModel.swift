@@ -1,7 +1,7 @@
 import Foundation
 
-/// The simulator's whole state as a plain value: the task table, the call counts, the faults and
-/// the random generator. Every operation takes `now`, so behaviour is a pure function of the calls
+/// The simulator's whole state as a plain value: the task table, the call counts, the faults, the
+/// random generator, the task list's shape and the failure callbacks owed. Every operation takes `now`, so behaviour is a pure function of the calls
 /// made and the times given — tests drive it without a network or a real clock, and
 /// ``SimulatorState`` only adds a lock and a clock around it.
 public struct SimulatorModel: Sendable {
@@ -21,20 +21,42 @@ public struct SimulatorModel: Sendable {
     var nextTransitionID = 1
     /// The `X-API-KEY` value retries must present.
     let apiKey: String
+    /// How `GET /tasks` spells its answer.
+    public internal(set) var listShape = SimulatorListShape.standard
+    /// Where failure callbacks go and which are lost on purpose.
+    public internal(set) var webhooks = CallbackSettings()
+    /// What became of the most recent callbacks, oldest first (at most ``webhookLogLimit``).
+    public internal(set) var webhookLog: [CallbackRecord] = []
+    /// Callbacks owed and not yet handed to the sender.
+    var outbox: [CallbackNotice] = []
+    /// Counts resets (see ``CallbackNotice/generation``).
+    public internal(set) var generation = 0
+    /// The random middle of this model's webhook ids.
+    var webhookIDPrefix = CallbackIDAlphabet.randomPrefix()
+    /// The number of the next webhook id.
+    var nextWebhookNumber = 1
 
-    /// Creates the start-up state: `tasks` created at `now`, `faults` in force.
-    public init(apiKey: String, seed: UInt64, faults: SimulatorFaults, tasks: [TaskSpec], now: Date) throws {
+    /// Creates the start-up state: `tasks` created at `now`, `faults` in force, the list served in
+    /// `listShape`, callbacks going to `webhookURL`. The start-up tasks are HDP's history: their
+    /// failures happened before anyone listened, so they owe no callback.
+    public init(
+        apiKey: String, seed: UInt64, faults: SimulatorFaults, tasks: [TaskSpec], now: Date,
+        listShape: SimulatorListShape = .standard, webhookURL: String? = nil
+    ) throws {
         self.apiKey = apiKey
         self.generator = SeededGenerator(seed: seed)
         self.faults = .none
         try setFaults(faults, now: now)
+        try setListShape(listShape)
         for spec in tasks { try upsert(spec, now: now) }
+        if let webhookURL { webhooks.target = try CallbackTarget(parsing: webhookURL) }
     }
 
     /// The task with `id`, ignoring case.
     public func task(_ id: String) -> SimulatedTask? { tasks[id.lowercased()] }
 
-    /// Creates or replaces a task; a replaced task starts a fresh history.
+    /// Creates or replaces a task; a replaced task starts a fresh history. A task created in a
+    /// failed status owes a failure callback, as if it had just failed.
     public mutating func upsert(_ spec: TaskSpec, now: Date) throws {
         guard !spec.taskID.isEmpty, !spec.taskID.contains("/") else {
             throw SimulatorError.invalidTask("task_id must be a non-empty path segment")
@@ -53,6 +75,7 @@ public struct SimulatorModel: Sendable {
         let created = makeTransition(task: spec.taskID, from: nil, to: status, at: now, kind: nil)
         task.transitions.append(created)
         tasks[spec.taskID.lowercased()] = task
+        if HDPWorkflow.isFailed(status) { announceFailure(of: spec.taskID.lowercased()) }
     }
 
     /// Replaces the fault set; an outage with a duration starts now.
@@ -60,6 +83,12 @@ public struct SimulatorModel: Sendable {
         if let problem = newFaults.problem { throw SimulatorError.invalidFaults(problem) }
         faults = newFaults
         outageUntil = newFaults.outageMilliseconds.map { now.addingTimeInterval(Double($0) / 1000) }
+    }
+
+    /// Replaces the shape `GET /tasks` answers in.
+    public mutating func setListShape(_ shape: SimulatorListShape) throws(SimulatorError) {
+        if let problem = shape.problem { throw SimulatorError.invalidBody(problem) }
+        listShape = shape
     }
 
     /// Moves simulator time forward by `seconds` and returns the new offset. With `nil`, moves
@@ -93,7 +122,8 @@ public struct SimulatorModel: Sendable {
     }
 
     /// Settles every queued re-run that is due at `now`, oldest first: it fails again with the
-    /// task's failed status while its `fail_again` count lasts, and completes otherwise.
+    /// task's failed status while its `fail_again` count lasts (owing a failure callback), and
+    /// completes otherwise.
     public mutating func settle(now: Date) {
         let due = tasks.compactMap { key, task in
             task.pendingRun.flatMap { $0.due <= now ? (key: key, task: task, run: $0) : nil }
@@ -106,6 +136,7 @@ public struct SimulatorModel: Sendable {
                 tasks[key]?.failAgain = remaining - 1
                 move(key, to: HDPWorkflow.stageStarted(for: failed), at: run.due)
                 move(key, to: failed, at: run.due)
+                announceFailure(of: key)
             } else {
                 tasks[key]?.failAgain = 0
                 move(key, to: "TaskDecommitmentStarted", at: run.due)
@@ -114,10 +145,11 @@ public struct SimulatorModel: Sendable {
         }
     }
 
-    /// Updates the counts of a read-only endpoint (the retry counts have their own shape).
+    /// Updates the counts of a per-task read endpoint (the retry and list counts have their own
+    /// shapes).
     mutating func count(_ endpoint: SimulatorEndpoint, _ update: (inout EndpointCallCounts) -> Void) {
         switch endpoint {
-        case .retry: break
+        case .retry, .list: break
         case .status: update(&calls.status)
         case .stateTransitions: update(&calls.stateTransitions)
         }

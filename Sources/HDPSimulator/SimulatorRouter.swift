@@ -2,11 +2,14 @@ import Foundation
 import Hummingbird
 import Logging
 
-/// Builds the simulator's router: the three HDP endpoints (with faults) and the `/_sim/` control
-/// API (never faulted). Exposed so tests can drive it with `app.test(.router)`.
+/// Builds the simulator's router: the HDP endpoints (with faults) and the `/_sim/` control API
+/// (never faulted). Exposed so tests can drive it with `app.test(.router)`.
 public func buildSimulatorRouter(state: SimulatorState) -> Router<BasicRequestContext> {
     let router = Router(context: BasicRequestContext.self)
     let hdp = HDPRoutes(state: state)
+    router.get("/tasks") { request, context in
+        try await hdp.list(request: request, context: context)
+    }
     router.post("/tasks/:id/retry") { request, context in
         try await hdp.serve(.retry, request: request, context: context)
     }
@@ -34,15 +37,13 @@ struct HDPRoutes: Sendable {
         }
         let response: Response
         if let fault = admission.fault {
-            var headers = HTTPFields()
-            if let retryAfter = fault.retryAfter { headers[.retryAfter] = retryAfter }
-            response = SimulatorWire.json(
-                ["error": fault.message], status: .init(code: fault.status), headers: headers)
+            response = Self.faultResponse(fault)
         } else {
             switch endpoint {
             case .retry:
                 response = retry(taskID, apiKey: request.headers.first { $0.name.canonicalName == "x-api-key" }?.value)
-            case .status, .stateTransitions: response = read(endpoint, taskID)
+            // The list is served by `list(request:context:)`, never through here.
+            case .status, .stateTransitions, .list: response = read(endpoint, taskID)
             }
         }
         context.logger.log(
@@ -53,6 +54,51 @@ struct HDPRoutes: Sendable {
                 "fault": .stringConvertible(admission.fault != nil),
             ])
         return response
+    }
+
+    /// Serves `GET /tasks`: counts the call, applies faults and latency, then answers with the
+    /// page asked for, or 400 when `hdp_tasks_page` or `hdp_tasks_per_page` is not a number in
+    /// range.
+    func list(request: Request, context: BasicRequestContext) async throws -> Response {
+        let parameters = request.uri.queryParameters
+        let query = Result { () throws(SimulatorError) in
+            try TaskListQuery(
+                page: parameters.get("hdp_tasks_page"), perPage: parameters.get("hdp_tasks_per_page"),
+                search: parameters.get("hdp_tasks_search"))
+        }
+        let admission = state.withModel { model, now in
+            model.admitList(page: try? query.get().page, now: now)
+        }
+        if admission.latency > .zero {
+            try await Task.sleep(for: admission.latency)
+        }
+        let response: Response
+        if let fault = admission.fault {
+            response = Self.faultResponse(fault)
+        } else {
+            switch query {
+            case .failure(let error):
+                state.withModel { model, _ in model.rejectList() }
+                response = SimulatorWire.json(["error": error.message], status: .badRequest)
+            case .success(let query):
+                let (page, shape) = state.withModel { model, now in (model.list(query, now: now), model.listShape) }
+                response = SimulatorWire.json(SimulatorWire.TaskList(page: page, shape: shape), status: .ok)
+            }
+        }
+        context.logger.debug(
+            "HDP call",
+            metadata: [
+                "hdp_endpoint": .string(SimulatorEndpoint.list.rawValue),
+                "http_status": .stringConvertible(response.status.code),
+                "fault": .stringConvertible(admission.fault != nil),
+            ])
+        return response
+    }
+
+    private static func faultResponse(_ fault: FaultResponse) -> Response {
+        var headers = HTTPFields()
+        if let retryAfter = fault.retryAfter { headers[.retryAfter] = retryAfter }
+        return SimulatorWire.json(["error": fault.message], status: .init(code: fault.status), headers: headers)
     }
 
     private func retry(_ taskID: String, apiKey: String?) -> Response {

@@ -10,8 +10,39 @@ struct HDPSim: AsyncParsableCommand {
     /// Name, abstract and a pointer to the control API for `--help`.
     static let configuration = CommandConfiguration(
         commandName: "hdp-sim",
-        abstract: "Simulate the HDP task API (retry, status, state_transitions) with injectable faults.",
-        discussion: "Control API under /_sim/: POST tasks, GET calls, GET|PUT faults, POST advance, POST reset."
+        abstract:
+            "Simulate the HDP task API (retry, status, state_transitions, the task list) with injectable faults.",
+        discussion: """
+            HDP endpoints:
+              POST /tasks/{id}/retry          GET /tasks/{id}/status
+              GET  /tasks/{id}/state_transitions
+              GET  /tasks?hdp_tasks_page=N&hdp_tasks_per_page=N&hdp_tasks_search=TEXT
+                   (page from 1, per_page 20 by default and at most 100)
+
+            Control API under /_sim/ (JSON bodies):
+              POST tasks         {task_id, status, error, results_missing, fail_again}
+                                 or an array of them
+              GET  tasks         every task as the simulator holds it
+              GET  calls         counts per endpoint, and of failure callbacks
+              GET|PUT faults     {error_rate, error_status, latency_ms, rate_limit,
+                                 outage, outage_ms, fail_again, progress_after_ms,
+                                 endpoints}
+              GET|PUT list_shape {container: tasks|data|items|array, id_key,
+                                 error_key, updated_key}
+              GET|PUT webhooks   {drop, drop_next, url}; GET adds sent, dropped,
+                                 failed, pending and the recent callbacks
+              POST advance       {ms} moves simulator time; no body settles re-runs
+              POST reset         back to the start-up state
+              GET  health
+
+            Faults apply to the "endpoints" listed, by default retry, status and
+            state_transitions; add "list" to fault the task list too.
+
+            Failure callbacks (--webhook-url, or "url" in PUT webhooks): HDP's
+            {status, task_id, timestamp, error}, POSTed once when a task created with
+            POST tasks is failed or a retried task fails again. Dropped, refused and
+            non-2xx ones are counted, never redelivered.
+            """
     )
 
     @Option(help: "Address to listen on (HOST:PORT; port 0 picks a free one).")
@@ -61,6 +92,18 @@ struct HDPSim: AsyncParsableCommand {
     @Option(help: "Settle a re-run this many milliseconds after its retry (default: stay at Received).")
     var progressAfterMs: Int?
 
+    @Option(
+        help: ArgumentHelp(
+            "Endpoints the faults apply to, comma-separated (retry, status, state_transitions, list).",
+            valueName: "list"))
+    var faultEndpoints = "retry,status,state_transitions"
+
+    @Option(help: "Where to POST HDP's failure callback (an http:// URL, like HDP's webhook_url).")
+    var webhookURL: String?
+
+    @Option(help: "How the task list is spelled: tasks, data, items or array (see PUT /_sim/list_shape).")
+    var listContainer = "tasks"
+
     @Option(help: "Log level (trace, debug, info, notice, warning, error, critical).")
     var logLevel: String = "info"
 
@@ -83,7 +126,12 @@ struct HDPSim: AsyncParsableCommand {
         configuration.faults = SimulatorFaults(
             errorRate: errorRate, errorStatus: errorStatus, latencyMilliseconds: latencyMs, rateLimit: rateLimit,
             outage: outage, outageMilliseconds: outageMs, failAgain: failAgain,
-            progressAfterMilliseconds: progressAfterMs)
+            progressAfterMilliseconds: progressAfterMs, endpoints: try parseEndpoints(faultEndpoints))
+        guard let container = SimulatorListShape.Container(rawValue: listContainer) else {
+            throw ValidationError("--list-container must be tasks, data, items or array")
+        }
+        configuration.listShape = SimulatorListShape(container: container)
+        configuration.webhookURL = webhookURL
         let keySource = apiKey != nil ? "--api-key" : environmentKey != nil ? "HDP_API_KEY" : "built-in default"
         let state = try SimulatorState(configuration: configuration)
         let taskCount = configuration.tasks.count
@@ -94,9 +142,23 @@ struct HDPSim: AsyncParsableCommand {
                 metadata: [
                     "address": .string("http://\(host):\(boundPort)"), "api_key_source": .string(keySource),
                     "tasks": .stringConvertible(taskCount), "seed": .stringConvertible(seed),
+                    "webhook_url": .string(webhookURL ?? "none"),
                 ])
         }
         try await app.runService()
+    }
+
+    private func parseEndpoints(_ text: String) throws -> Set<SimulatorEndpoint> {
+        var endpoints = Set<SimulatorEndpoint>()
+        for name in text.split(separator: ",", omittingEmptySubsequences: true) {
+            let trimmed = name.trimmingCharacters(in: .whitespaces)
+            guard let endpoint = SimulatorEndpoint(rawValue: trimmed) else {
+                throw ValidationError(
+                    "--fault-endpoints: unknown endpoint \(trimmed) (retry, status, state_transitions, list)")
+            }
+            endpoints.insert(endpoint)
+        }
+        return endpoints
     }
 
     private func parseListen(_ text: String) throws -> (String, Int) {
