@@ -175,8 +175,8 @@ final class ChildProcess: Sendable {
         }
     }
 
-    /// Kills all children on SIGINT, SIGTERM and SIGHUP (then exits 130, 143 or 129) and at
-    /// process exit; ignores SIGPIPE, which a peer closing a socket would otherwise raise.
+    /// Kills all children on SIGINT, SIGTERM and SIGHUP (then deletes ``removeOnInterrupt`` and
+    /// exits 130, 143 or 129) and at process exit; ignores SIGPIPE, which a peer closing a socket would otherwise raise.
     static func installCleanup() {
         signal(SIGPIPE, SIG_IGN)
         for number in [SIGINT, SIGTERM, SIGHUP] {
@@ -184,6 +184,9 @@ final class ChildProcess: Sendable {
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler {
                 killAll()
+                if let directory = removeOnInterrupt.withLock({ $0 }) {
+                    try? FileManager.default.removeItem(atPath: directory)
+                }
                 FileHandle.standardError.write(Data("hdp-retry-bench: interrupted; children killed\n".utf8))
                 exit(128 + number)
             }
@@ -192,6 +195,9 @@ final class ChildProcess: Sendable {
         }
         atexit { ChildProcess.killAll() }
     }
+
+    /// A working directory to delete when the benchmark is interrupted.
+    static let removeOnInterrupt = Mutex<String?>(nil)
 
     /// Keeps the signal sources alive for the life of the process.
     ///

@@ -57,6 +57,7 @@ struct IngestBenchmark {
     mutating func run() throws {
         let directory = NSTemporaryDirectory() + "hdp-retry-bench-ingest-\(getpid())"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        if !keep { ChildProcess.removeOnInterrupt.withLock { $0 = directory } }
         defer {
             if keep {
                 notes.append("working directory kept: \(directory)")
@@ -267,8 +268,10 @@ struct IngestBenchmark {
             )
             if let first = compactionsSeen.first {
                 let window = result.quantiles(in: (first - 0.3)...(first + 1.0))
+                let journalBytes = Int(after.value("hdp_retry_journal_bytes"))
                 note =
-                    "\(compactions) compaction(s), first seen at \(String(format: "%.1f", first)) s; "
+                    "\(compactions) compaction(s), first seen at \(String(format: "%.1f", first)) s, "
+                    + "journal \(Self.megabytes(journalBytes)) at the end; "
                     + "requests due from 0.3 s before to 1 s after it: p99 \(Self.milliseconds(window.p99)), "
                     + "max \(Self.milliseconds(window.max)) (\(window.count) requests); " + note
                 measured.compactionP99 = window.p99

@@ -8,8 +8,32 @@ enum MachineDescription {
         var parts = ["\(cpus) CPUs (\(cpuModel))", "Linux \(kernel)"]
         let fileSystem = fileSystemType(of: directory)
         parts.append("\(directory) on \(fileSystem)" + (fileSystem == "tmpfs" ? " (fsync costs nothing there)" : ""))
+        parts.append(fdatasyncLatency(directory: directory))
         parts.append("load average \(loadAverage) at start")
         return parts.joined(separator: ", ")
+    }
+
+    /// The disk's own durability cost: 200 appends of 512 bytes to a file in `directory`, each
+    /// followed by `fdatasync`, as a journal's group commit does; the floor under the durable row.
+    static func fdatasyncLatency(directory: String) -> String {
+        let path = directory + "/fdatasync-probe"
+        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0o600)
+        guard fd >= 0 else { return "fdatasync not measured" }
+        defer {
+            close(fd)
+            unlink(path)
+        }
+        let line = [UInt8](repeating: 0x78, count: 511) + [0x0A]
+        var seconds = [Double]()
+        for _ in 0..<200 {
+            let start = Monotonic.now
+            let written = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            guard written == line.count, fdatasync(fd) == 0 else { return "fdatasync failed" }
+            seconds.append(Monotonic.now - start)
+        }
+        let quantiles = Quantiles(sorted: seconds.sorted())
+        return String(
+            format: "append + fdatasync there p50 %.2f ms, p99 %.2f ms", quantiles.p50 * 1000, quantiles.p99 * 1000)
     }
 
     /// The processor's model name from `/proc/cpuinfo`.
