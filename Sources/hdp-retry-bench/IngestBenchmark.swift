@@ -10,14 +10,23 @@ import Foundation
 /// journal with a compaction threshold a little above its size and takes a fixed-rate run that
 /// crosses it. The peer runs last, alone.
 struct IngestBenchmark {
+    /// The `hdp-retry-agent` binary.
     var agent: String
+    /// Length of each load row.
     var seconds: Int
+    /// wrk's connections, and the fixed-rate driver's.
     var connections: Int
+    /// wrk's threads (one request file each).
     var threads: Int
+    /// Unique deliveries signed for the durable row.
     var deliveries: Int
+    /// Deliveries per second of the fixed-rate rows.
     var rate: Double
+    /// Open tasks to reach before the second RSS reading.
     var openTasks: Int
+    /// Leave the peer out.
     var skipPeer: Bool
+    /// Keep the working directory.
     var keep: Bool
 
     /// The rows, in the order of the table.
@@ -464,14 +473,17 @@ struct IngestBenchmark {
 struct IngestRow {
     /// Place in the table (rows are measured in another order).
     var order: Int
+    /// What was measured.
     var path: String
     /// Throughput or size.
     var result: String = ""
+    /// Latency quantiles, for load rows.
     var latency: Quantiles?
     /// What the responses were (`65,120 × 202`).
     var responses: String = ""
     /// Some responses were not the expected ones: the row's figures include them.
     var flagged = false
+    /// CPU shares, journal figures, anything that qualifies the numbers.
     var note: String = ""
 }
 
@@ -486,8 +498,10 @@ struct ResponseCheck {
     /// wrk's connect, read, write and timeout errors.
     var socketErrors: Int
 
+    /// Whether anything but the expected answer came back.
     var flagged: Bool { !others.isEmpty || socketErrors > 0 }
 
+    /// `65,120 × 202, 3 × duplicate`.
     var description: String {
         var parts = ["\(IngestBenchmark.count(expected)) × \(status)"]
         for (name, number) in others.sorted(by: { $0.key < $1.key }) {

@@ -19,6 +19,7 @@ struct LoadResult: Sendable {
     /// Wall-clock seconds from the start to the last answer.
     var seconds = 0.0
 
+    /// Adds another connection's results to these.
     mutating func merge(_ other: LoadResult) {
         due += other.due
         latencies += other.latencies
@@ -48,11 +49,16 @@ struct LoadResult: Sendable {
 
 /// Latency quantiles in seconds.
 struct Quantiles: Sendable {
+    /// Latencies the quantiles are of.
     var count: Int
+    /// Median.
     var p50: Double
+    /// 99th percentile (nearest rank).
     var p99: Double
+    /// Largest.
     var max: Double
 
+    /// The quantiles of `values`, sorted in ascending order.
     init(sorted values: [Double]) {
         count = values.count
         func quantile(_ q: Double) -> Double {
@@ -65,6 +71,7 @@ struct Quantiles: Sendable {
         max = values.last ?? .nan
     }
 
+    /// Quantiles computed elsewhere (by wrk).
     init(count: Int, p50: Double, p99: Double, max: Double) {
         self.count = count
         self.p50 = p50

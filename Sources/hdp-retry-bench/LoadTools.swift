@@ -61,6 +61,8 @@ enum LoadTools {
                 name: "version", executable: path, arguments: arguments, environment: ["PATH": "/usr/bin:/bin"],
                 directory: directory, outputPath: directory + "/version.txt", timeout: 10)
         else { return "?" }
-        return result.output.split(separator: "\n").first.map(String.init) ?? "?"
+        let line = result.output.split(separator: "\n").first.map(String.init) ?? "?"
+        // wrk: "wrk 4.1.0 [epoll] Copyright (C) 2012 Will Glozer".
+        return line.components(separatedBy: " Copyright").first ?? line
     }
 }

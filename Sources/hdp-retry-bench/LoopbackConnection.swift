@@ -37,8 +37,7 @@ final class LoopbackConnection {
         if fresh { try open() }
         do {
             return try attempt(request, keepBody: keepBody)
-        } catch let error as ConnectionClosed where !fresh {
-            _ = error
+        } catch is ConnectionClosed where !fresh {
             close()
             try open()
             return try attempt(request, keepBody: keepBody)
