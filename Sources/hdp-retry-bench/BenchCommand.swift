@@ -2,12 +2,13 @@ import ArgumentParser
 import Foundation
 
 /// `hdp-retry-bench`: performance measurements of the agent's hot paths, run on release builds
-/// (`swift run -c release hdp-retry-bench replay`). Numbers, not assertions: tests never time.
+/// (`swift run -c release hdp-retry-bench replay`, `… ingest`). Numbers, not assertions: tests
+/// never time.
 @main
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hdp-retry-bench", abstract: "Benchmarks of hdp-retry-agent.",
-        subcommands: [ReplayCommand.self])
+        subcommands: [ReplayCommand.self, IngestCommand.self])
 }
 
 /// `hdp-retry-bench replay`: journal generation, replay speed by layer, memory per task and
