@@ -105,6 +105,7 @@ let package = Package(
             name: "hdp-retry-bench",
             dependencies: [
                 "RetryAgent",
+                "COpenSSL",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -113,12 +114,17 @@ let package = Package(
             dependencies: [
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .executableTarget(
             name: "hdp-sim",
             dependencies: [
                 "HDPSimulator",
+                "RetryCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import HDPSimulator
 import Logging
+import RetryCore
 
 /// `hdp-sim`: a stand-in for HDP's task API, for local runs of the agent, demos and tests.
 /// (`main.swift` holds top-level code, so the command is parsed and run explicitly at the
@@ -101,6 +102,12 @@ struct HDPSim: AsyncParsableCommand {
     @Option(help: "Where to POST HDP's failure callback (an http:// URL, like HDP's webhook_url).")
     var webhookURL: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "Sign failure callbacks with Standard Webhooks under this secret (whsec_…; default: $WEBHOOK_SECRET, else unsigned like HDP).",
+            valueName: "secret"))
+    var webhookSecret: String?
+
     @Option(help: "How the task list is spelled: tasks, data, items or array (see PUT /_sim/list_shape).")
     var listContainer = "tasks"
 
@@ -132,6 +139,12 @@ struct HDPSim: AsyncParsableCommand {
         }
         configuration.listShape = SimulatorListShape(container: container)
         configuration.webhookURL = webhookURL
+        let environmentSecret = ProcessInfo.processInfo.environment["WEBHOOK_SECRET"].flatMap { $0.isEmpty ? nil : $0 }
+        if let secret = webhookSecret ?? environmentSecret {
+            configuration.webhookSigner = try CallbackSigning.standardWebhooks(secret: secret) { key, message in
+                Crypto.hmacSHA256(key: key, data: message)
+            }
+        }
         let keySource = apiKey != nil ? "--api-key" : environmentKey != nil ? "HDP_API_KEY" : "built-in default"
         let state = try SimulatorState(configuration: configuration)
         let taskCount = configuration.tasks.count

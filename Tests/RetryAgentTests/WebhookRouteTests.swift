@@ -243,7 +243,7 @@ struct WebhookRouteTests {
     func stopping() async throws {
         try await withEngine { harness in
             let app = Application(router: try harness.router())
-            await harness.engine.beginStopping()
+            harness.engine.beginStopping()
             try await app.test(.router) { client async throws in
                 let body = noticeBody()
                 let response = try await client.execute(

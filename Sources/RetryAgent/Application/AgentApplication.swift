@@ -171,6 +171,6 @@ struct StopAccepting: Service {
 
     func run() async throws {
         try? await gracefulShutdown()
-        await engine.beginStopping()
+        engine.beginStopping()
     }
 }
