@@ -39,7 +39,8 @@ public struct CircuitBreaker: Sendable {
     public private(set) var snapshot: BreakerSnapshot
     private var results: [Bool] = []  // true = failure, newest last
     private var consecutive = 0
-    private var probesInFlight = 0
+    /// Half-open probes permitted and not yet recorded or released.
+    private(set) var probesInFlight = 0
     private var probesSucceeded = 0
 
     /// A breaker restored from the journal's last breaker record.
