@@ -22,9 +22,6 @@ public struct JournalError: Error, Sendable, Hashable, CustomStringConvertible {
     public var reason: String { kind.rawValue }
     public var description: String { message }
 
-    /// Whether the problem is a full disk or a read-only file system (writes may succeed later).
-    public var isOutOfSpace: Bool { errno == 28 || errno == 30 || errno == 122 }
-
     /// Another agent holds the journal's lock.
     public static func locked(_ message: String) -> JournalError {
         JournalError(kind: .locked, message: message, errno: nil)

@@ -266,6 +266,16 @@ public struct YAMLValue {
         }
     }
 
+    /// One of `cases`, spelled as its raw value; reports anything else with the spellings.
+    public func oneOf<Value: RawRepresentable & CaseIterable>(
+        _: Value.Type, _ log: DiagnosticLog, what: String
+    ) -> Value? where Value.RawValue == String {
+        guard let text = string(log, what: what) else { return nil }
+        if let value = Value(rawValue: text) { return value }
+        log.error("\(what) must be \(Value.spellings)", at: location)
+        return nil
+    }
+
     /// A duration such as `500ms`, `30s`, `10m`, `24h`; reports anything else.
     public func duration(_ log: DiagnosticLog, what: String) -> Duration? {
         guard let text = scalarText, let value = DurationText.parse(text) else {
@@ -311,5 +321,14 @@ public final class YAMLMapping {
             }
             log.error(message, at: entry.keyLocation)
         }
+    }
+}
+
+extension CaseIterable where Self: RawRepresentable, Self.RawValue == String {
+    /// The raw values in a sentence: `a, b or c`.
+    public static var spellings: String {
+        let words = allCases.map(\.rawValue)
+        guard words.count > 1 else { return words.first ?? "" }
+        return words.dropLast().joined(separator: ", ") + " or " + words[words.count - 1]
     }
 }

@@ -30,7 +30,7 @@ struct SendCommand: AsyncParsableCommand {
         }
         let logger = Logger(label: "send", factory: { _ in SwiftLogNoOpLogHandler() })
         let secrets = try SenderSecrets.secrets(configuration: configuration, environment: environment, logger: logger)
-        let scheme = SignatureScheme(rawValue: configuration.webhook.scheme) ?? .standardWebhooks
+        let scheme = configuration.webhook.scheme
         let signer = try WebhookSigner(
             settings: SignatureSettings(
                 scheme: scheme, header: configuration.webhook.header,

@@ -96,7 +96,7 @@ struct ConfigurationTests {
         let configuration = try Self.load("journal:\n  fsync: never\n", environment: ["HDP_RETRY_LOG_LEVEL": "debug"])
         #expect(configuration.journal.fsync == .never)
         #expect(configuration.journal.path == "./var/journal.jsonl")
-        #expect(configuration.log.level == "debug")
+        #expect(configuration.log.level == .debug)
         #expect(configuration.listen == "127.0.0.1:8080")
     }
 
@@ -157,6 +157,35 @@ struct ConfigurationTests {
     func badDuration(yaml: String, prefix: String) throws {
         let message = try Self.error(yaml)
         #expect(message.hasPrefix(prefix), "\(message)")
+    }
+
+    @Test(
+        "a word outside its set names the key, its line and the words it may be",
+        arguments: [
+            ("log:\n  format: yaml\n", "agent.yaml:2:11: log.format must be text or json"),
+            (
+                "log:\n  level: verbose\n",
+                "agent.yaml:2:10: log.level must be trace, debug, info, notice, warning, error or critical"
+            ),
+            (
+                "webhook:\n  signature:\n    scheme: hmac\n",
+                "agent.yaml:3:13: webhook.signature.scheme must be standard-webhooks, hmac-sha256, url-token or none"
+            ),
+            ("journal:\n  fsync: sometimes\n", "agent.yaml:2:10: journal.fsync must be always, interval or never"),
+        ])
+    func badWord(yaml: String, expected: String) throws {
+        #expect(try Self.error(yaml) == expected)
+    }
+
+    @Test("a bad log level or format in the environment names the variable")
+    func badWordInTheEnvironment() throws {
+        #expect(throws: ConfigurationError.self) { try Self.load("", environment: ["HDP_RETRY_LOG_LEVEL": "loud"]) }
+        do {
+            _ = try Self.load("", environment: ["HDP_RETRY_LOG_FORMAT": "xml"])
+            Issue.record("HDP_RETRY_LOG_FORMAT=xml was accepted")
+        } catch {
+            #expect("\(error)" == "HDP_RETRY_LOG_FORMAT must be text or json")
+        }
     }
 
     @Test("hdp.api_key in the file is refused, naming the place and the alternatives")

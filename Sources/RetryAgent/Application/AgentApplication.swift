@@ -36,7 +36,7 @@ public enum AgentApplication {
             logger.warning("dry-run mode: decisions are journaled; no retry is sent")
         }
         let secrets = try Secrets.webhookSecrets(configuration: configuration, environment: environment, logger: logger)
-        let scheme = SignatureScheme(rawValue: configuration.webhook.scheme) ?? .standardWebhooks
+        let scheme = configuration.webhook.scheme
         if scheme == .none { logger.warning("webhook.signature.scheme is none: deliveries are NOT authenticated") }
         let verifier: WebhookVerifier
         do {
@@ -57,7 +57,7 @@ public enum AgentApplication {
             ? .configured(configuration.rules.path) : .defaultPath(configuration.rules.path)
         let loaded: LoadedRules
         do {
-            loaded = try source.load()
+            loaded = try await source.loadOffThePool().get()
         } catch {
             throw ConfigurationError(["rules: \(error.description)"])
         }

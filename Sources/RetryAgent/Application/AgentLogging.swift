@@ -6,10 +6,9 @@ import RetryCore
 /// shippers). Messages are fixed strings; variable data is metadata.
 public enum AgentLogging {
     /// Bootstraps swift-log once and returns the agent's logger.
-    public static func bootstrap(format: String, level: String) -> Logger {
-        let logLevel = Logger.Level(rawValue: level) ?? .info
+    public static func bootstrap(format: LogFormat, level logLevel: Logger.Level) -> Logger {
         LoggingSystem.bootstrap { label in
-            var handler = LineLogHandler(label: label, json: format == "json")
+            var handler = LineLogHandler(label: label, json: format == .json)
             handler.logLevel = logLevel
             return handler
         }

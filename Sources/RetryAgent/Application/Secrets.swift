@@ -27,7 +27,7 @@ enum Secrets {
     static func webhookSecrets(
         configuration: AgentConfiguration, environment: [String: String], logger: Logger
     ) throws(ConfigurationError) -> [String] {
-        if configuration.webhook.scheme == "none" { return [] }
+        if configuration.webhook.scheme == .none { return [] }
         if let list = environment["WEBHOOK_SECRETS"] {
             let secrets = list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter {
                 !$0.isEmpty
@@ -46,7 +46,7 @@ enum Secrets {
             logger.notice("using the generated webhook secret", metadata: ["secret_file": "\(path)"])
             return [secret]
         }
-        let scheme = SignatureScheme(rawValue: configuration.webhook.scheme) ?? .standardWebhooks
+        let scheme = configuration.webhook.scheme
         let secret: String
         do {
             secret = try WebhookSecretGenerator.generate(for: scheme)

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import RetryCore
 
 extension AgentConfiguration {
@@ -50,8 +51,18 @@ extension AgentConfiguration {
             default: throw ConfigurationError(["HDP_RETRY_DRY_RUN must be true or false"])
             }
         }
-        if let level = environment["HDP_RETRY_LOG_LEVEL"], !level.isEmpty { log.level = level }
-        if let format = environment["HDP_RETRY_LOG_FORMAT"], !format.isEmpty { log.format = format }
+        if let level = environment["HDP_RETRY_LOG_LEVEL"], !level.isEmpty {
+            guard let value = Logger.Level(rawValue: level) else {
+                throw ConfigurationError(["HDP_RETRY_LOG_LEVEL must be \(Logger.Level.spellings)"])
+            }
+            log.level = value
+        }
+        if let format = environment["HDP_RETRY_LOG_FORMAT"], !format.isEmpty {
+            guard let value = LogFormat(rawValue: format) else {
+                throw ConfigurationError(["HDP_RETRY_LOG_FORMAT must be \(LogFormat.spellings)"])
+            }
+            log.format = value
+        }
     }
 
     mutating func apply(flags: Overrides) {
@@ -78,37 +89,6 @@ extension AgentConfiguration {
             problems.append("hdp.base_url: '\(hdp.baseURL)' is not an http(s) URL")
         }
         if !webhook.path.hasPrefix("/") { problems.append("webhook.path must start with /") }
-        if !["standard-webhooks", "hmac-sha256", "url-token", "none"].contains(webhook.scheme) {
-            problems.append("webhook.signature.scheme must be standard-webhooks, hmac-sha256, url-token or none")
-        }
-        if !["text", "json"].contains(log.format) { problems.append("log.format must be text or json") }
-        if !["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(log.level) {
-            problems.append("log.level must be one of trace, debug, info, notice, warning, error, critical")
-        }
         if !problems.isEmpty { throw ConfigurationError(problems) }
-    }
-}
-
-/// `HOST:PORT`, with `[v6]:port` for IPv6.
-public struct HostPort: Sendable, Hashable, CustomStringConvertible {
-    public var host: String
-    public var port: Int
-
-    public init?(_ text: String) {
-        guard let colon = text.lastIndex(of: ":") else { return nil }
-        var host = String(text[..<colon])
-        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        guard !host.isEmpty, let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
-            return nil
-        }
-        self.host = host
-        self.port = port
-    }
-
-    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
-
-    /// Whether the address only accepts local connections.
-    public var isLoopback: Bool {
-        host == "127.0.0.1" || host == "::1" || host == "localhost" || host.hasPrefix("127.")
     }
 }

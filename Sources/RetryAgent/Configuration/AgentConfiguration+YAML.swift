@@ -1,7 +1,9 @@
 import Foundation
+import Logging
 import RetryCore
 import RetryJournal
 import RetryRules
+import WebhookAuth
 
 extension AgentConfiguration {
     /// Applies a YAML configuration file strictly: an unknown key, a wrong type or a bad duration
@@ -58,7 +60,9 @@ extension AgentConfiguration {
                 webhook.dedupWindow = value
             }
             if let signature = section.take("signature")?.mapping(log, what: "webhook.signature") {
-                if let value = signature.take("scheme")?.string(log, what: "webhook.signature.scheme") {
+                if let value = signature.take("scheme")?.oneOf(
+                    SignatureScheme.self, log, what: "webhook.signature.scheme")
+                {
                     webhook.scheme = value
                 }
                 if let value = signature.take("header")?.string(log, what: "webhook.signature.header") {
@@ -95,12 +99,8 @@ extension AgentConfiguration {
         }
         if let section = top.take("journal")?.mapping(log, what: "journal") {
             if let value = section.take("path")?.string(log, what: "journal.path") { journal.path = value }
-            if let value = section.take("fsync"), let text = value.string(log, what: "journal.fsync") {
-                if let policy = FsyncPolicy(rawValue: text) {
-                    journal.fsync = policy
-                } else {
-                    log.error("journal.fsync must be always, interval or never", at: value.location)
-                }
+            if let value = section.take("fsync")?.oneOf(FsyncPolicy.self, log, what: "journal.fsync") {
+                journal.fsync = value
             }
             if let value = section.take("compact_above_bytes")?.int(log, what: "journal.compact_above_bytes") {
                 journal.compactAboveBytes = Int64(value)
@@ -149,8 +149,12 @@ extension AgentConfiguration {
             section.finish(log)
         }
         if let section = top.take("log")?.mapping(log, what: "log") {
-            if let value = section.take("format")?.string(log, what: "log.format") { self.log.format = value }
-            if let value = section.take("level")?.string(log, what: "log.level") { self.log.level = value }
+            if let value = section.take("format")?.oneOf(LogFormat.self, log, what: "log.format") {
+                self.log.format = value
+            }
+            if let value = section.take("level")?.oneOf(Logger.Level.self, log, what: "log.level") {
+                self.log.level = value
+            }
             section.finish(log)
         }
         if let section = top.take("admin")?.mapping(log, what: "admin") {

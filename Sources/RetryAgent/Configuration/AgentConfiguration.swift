@@ -1,6 +1,8 @@
 import Foundation
+import Logging
 import RetryCore
 import RetryJournal
+import WebhookAuth
 
 /// The whole configuration of `serve` (SPEC §3 "Configuration"): defaults, overridden by the YAML
 /// file, then the environment, then flags. Secrets are never part of the file: only paths to them.
@@ -29,7 +31,7 @@ public struct AgentConfiguration: Sendable {
         public var path = "/webhooks/hdp"
         public var maxBodyBytes = 65_536
         public var dedupWindow: Duration = .seconds(86_400)
-        public var scheme = "standard-webhooks"
+        public var scheme: SignatureScheme = .standardWebhooks
         public var header = "X-Signature-256"
         public var timestampHeader: String?
         public var tolerance: Duration = .seconds(300)
@@ -53,8 +55,8 @@ public struct AgentConfiguration: Sendable {
     }
 
     public struct Log: Sendable {
-        public var format = "text"
-        public var level = "info"
+        public var format: LogFormat = .text
+        public var level: Logger.Level = .info
     }
 
     public struct Admin: Sendable {
@@ -63,6 +65,14 @@ public struct AgentConfiguration: Sendable {
     }
 
     public init() {}
+}
+
+/// How log lines are written (`log.format`).
+public enum LogFormat: String, Sendable, Hashable, CaseIterable {
+    /// One readable line per event.
+    case text
+    /// One JSON object per line, for log shippers.
+    case json
 }
 
 /// A configuration that cannot be used; the message names the key (and line, for the file).

@@ -1,5 +1,6 @@
 import AsyncAlgorithms
 import Logging
+import NIOPosix
 import RetryCore
 import RetryRules
 import ServiceLifecycle
@@ -50,6 +51,8 @@ public actor RulesReloader: Service {
     private let onReload: @Sendable (RulesReloadResult) -> Void
     private var lastFingerprint: RulesFingerprint
     private var pendingFingerprint: RulesFingerprint?
+    /// Counts reloads begun; a reload puts its rules in force only if no later one began meanwhile.
+    private var generation = 0
 
     /// Creates the reloader for rules already loaded from `source` into `store`.
     ///
@@ -91,14 +94,20 @@ public actor RulesReloader: Service {
 
     /// Loads the rules again and puts them in force if they are valid; otherwise keeps the
     /// rules in force and reports why.
-    public func reload(trigger: RulesReloadResult.Trigger = .request) -> RulesReloadResult {
+    ///
+    /// The files are read and compiled on the blocking-work thread pool. Reloads that overlap put
+    /// the rules of the one begun last in force.
+    public func reload(trigger: RulesReloadResult.Trigger = .request) async -> RulesReloadResult {
         let fingerprint = RulesFingerprint(path: source.path)
         lastFingerprint = fingerprint
         pendingFingerprint = nil
+        generation += 1
+        let mine = generation
+        let outcome = await source.loadOffThePool()
         let result: RulesReloadResult
         do throws(RulesLoadError) {
-            let loaded = try source.load()
-            store.replace(with: loaded.ruleSet)
+            let loaded = try outcome.get()
+            if mine == generation { store.replace(with: loaded.ruleSet) }
             result = RulesReloadResult(
                 trigger: trigger, succeeded: true, ruleCount: loaded.ruleSet.rules.count, files: loaded.files,
                 diagnostics: loaded.warnings, failureReason: nil)
@@ -116,7 +125,7 @@ public actor RulesReloader: Service {
 
     /// One watch step: reloads when the files changed and have stayed the same since the last poll.
     /// Returns the reload's result, or `nil` when nothing was reloaded.
-    public func poll() -> RulesReloadResult? {
+    public func poll() async -> RulesReloadResult? {
         let now = RulesFingerprint(path: source.path)
         guard now != lastFingerprint else {
             pendingFingerprint = nil
@@ -126,7 +135,7 @@ public actor RulesReloader: Service {
             pendingFingerprint = now
             return nil
         }
-        return reload(trigger: .watch)
+        return await reload(trigger: .watch)
     }
 
     private func log(success result: RulesReloadResult) {
@@ -152,5 +161,16 @@ public actor RulesReloader: Service {
             let level: Logger.Level = diagnostic.severity == .error ? .error : .warning
             logger.log(level: level, "rules problem", metadata: ["rules_diagnostic": "\(diagnostic)"])
         }
+    }
+}
+
+extension RulesSource {
+    /// ``load()`` on the blocking-work thread pool, never on the cooperative pool the listeners
+    /// run on (it reads files and compiles every regular expression).
+    public func loadOffThePool() async -> Result<LoadedRules, RulesLoadError> {
+        let load = { @Sendable () -> Result<LoadedRules, RulesLoadError> in
+            Result { () throws(RulesLoadError) in try self.load() }
+        }
+        return (try? await NIOThreadPool.singleton.runIfActive(load)) ?? load()
     }
 }
