@@ -116,7 +116,7 @@ extension JournalCodec {
                     call: try data.enumeration("call", CallKind.self),
                     result: try data.enumeration("result", CallResult.self),
                     httpStatus: try data.optionalInt("http_status"), detail: try data.optionalString("detail"),
-                    nextDue: try data.optionalDate("next_due")
+                    nextDue: try data.optionalDate("next_due"), outcomeUnknown: try data.bool("outcome_unknown")
                 )
             )
         case "episode_ended":

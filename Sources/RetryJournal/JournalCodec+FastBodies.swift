@@ -81,7 +81,14 @@ extension JournalCodec.FastDecoder {
             case .some(let detail) = optionalWord("detail"),
             case .some(let nextDue) = optionalDate("next_due")
         else { return nil }
-        return AttemptFinished(call: call, result: result, httpStatus: httpStatus, detail: detail, nextDue: nextDue)
+        var outcomeUnknown = false
+        if key("outcome_unknown", first: false) {
+            guard let value = bool() else { return nil }
+            outcomeUnknown = value
+        }
+        return AttemptFinished(
+            call: call, result: result, httpStatus: httpStatus, detail: detail, nextDue: nextDue,
+            outcomeUnknown: outcomeUnknown)
     }
 
     private mutating func episodeEnded() -> EpisodeEnded? {

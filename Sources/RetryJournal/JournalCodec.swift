@@ -163,6 +163,7 @@ public enum JournalCodec {
             writer.field("http_status", finished.httpStatus)
             writer.field("detail", finished.detail)
             writer.field("next_due", finished.nextDue)
+            if finished.outcomeUnknown { writer.field("outcome_unknown", true) }
         case .episodeEnded(let ended):
             writer.field("outcome", ended.outcome.rawValue)
             writer.field("reason", ended.reason.rawValue)

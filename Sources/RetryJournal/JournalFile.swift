@@ -44,9 +44,16 @@ public final class JournalFile: Sendable {
             }
         }
         let lockPath = path + ".lock"
-        let lockFD = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        // O_NOFOLLOW: a link planted at the lock's path must not make the agent open (and then
+        // truncate and write its pid into) some other file.
+        let lockFD = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644)
         guard lockFD >= 0 else {
-            throw .io("cannot open \(lockPath): \(String(cString: strerror(errno)))", errno: errno)
+            let code = errno
+            if code == ELOOP {
+                throw .io(
+                    "\(lockPath) is a symbolic link; the lock file must be a plain file (remove the link)", errno: code)
+            }
+            throw .io("cannot open \(lockPath): \(String(cString: strerror(code)))", errno: code)
         }
         if flock(lockFD, LOCK_EX | LOCK_NB) != 0 {
             let holder = Self.readPID(lockFD)
@@ -204,7 +211,10 @@ public final class JournalFile: Sendable {
     public func replace(with bytes: [UInt8]) throws(JournalError) {
         let temporary = path + ".compact.tmp"
         let failure: (String, Int32)? = state.withLock { state in
-            let fd = open(temporary, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+            // A new file every time (a leftover from a failed compaction is removed first), never
+            // opened through a link: O_TRUNC through a planted link would empty its target.
+            unlink(temporary)
+            let fd = open(temporary, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
             guard fd >= 0 else { return ("open \(temporary)", errno) }
             var written = 0
             while written < bytes.count {

@@ -230,11 +230,6 @@ extension RuleFileParser {
                 valid = false
                 continue
             }
-            guard duration > .zero else {
-                log.error("backoff \(key) must be longer than zero", at: item.location)
-                valid = false
-                continue
-            }
             if key == "initial" { policy.initial = duration } else { policy.max = duration }
         }
         if let item = mapping.take("factor") {

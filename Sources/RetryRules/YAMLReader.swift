@@ -276,13 +276,27 @@ public struct YAMLValue {
         return nil
     }
 
-    /// A duration such as `500ms`, `30s`, `10m`, `24h`; reports anything else.
-    public func duration(_ log: DiagnosticLog, what: String) -> Duration? {
-        guard let text = scalarText, let value = DurationText.parse(text) else {
+    /// A duration such as `500ms`, `30s`, `10m`, `24h`, positive (or zero, when `allowZero`) and
+    /// at most ``DurationText/maximum``; reports anything else.
+    public func duration(_ log: DiagnosticLog, what: String, allowZero: Bool = false) -> Duration? {
+        guard let text = scalarText else {
             log.error("\(what) must be a duration such as 500ms, 30s, 10m or 24h", at: location)
             return nil
         }
-        return value
+        switch DurationText.read(text) {
+        case .failure(.notADuration):
+            log.error("\(what) must be a duration such as 500ms, 30s, 10m or 24h", at: location)
+            return nil
+        case .failure(.tooLong):
+            log.error("\(what) must be at most 87600h (10 years)", at: location)
+            return nil
+        case .success(let value):
+            guard value > .zero || (allowZero && value == .zero) else {
+                log.error("\(what) must be longer than zero", at: location)
+                return nil
+            }
+            return value
+        }
     }
 }
 

@@ -22,6 +22,10 @@ struct SignatureKeys: Sendable, CustomStringConvertible, CustomDebugStringConver
     static let secretPrefix = "whsec_"
     /// The shortest URL token accepted: 16 URL-safe characters carry at least 95 bits when random.
     static let minimumTokenLength = 16
+    /// The shortest Standard Webhooks key accepted, in bytes (128 bits; Svix generates 24).
+    static let minimumKeyBytes = 16
+    /// The shortest `hmac-sha256` secret accepted, in characters.
+    static let minimumSecretLength = 16
 
     /// Validates `settings` and decodes its secrets.
     init(settings: SignatureSettings) throws(SignatureConfigurationError) {
@@ -51,8 +55,14 @@ struct SignatureKeys: Sendable, CustomStringConvertible, CustomDebugStringConver
             switch scheme {
             case .standardWebhooks:
                 guard let key = Self.standardWebhooksKey(secret) else { throw .secretNotBase64(position) }
+                guard key.count >= Self.minimumKeyBytes else {
+                    throw .keyTooShort(position, minimum: Self.minimumKeyBytes)
+                }
                 decoded.append(key)
             case .hmacSHA256:
+                guard secret.count >= Self.minimumSecretLength else {
+                    throw .secretTooShort(position, minimum: Self.minimumSecretLength)
+                }
                 decoded.append(Array(secret.utf8))
             case .urlToken:
                 guard Self.isURLSafe(secret) else { throw .tokenNotURLSafe(position) }

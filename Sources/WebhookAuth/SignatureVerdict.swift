@@ -69,16 +69,21 @@ public struct SignatureConfigurationError: Error, Sendable, Hashable, CustomStri
         case secretNotBase64 = "secret_not_base64"
         case tokenNotURLSafe = "token_not_url_safe"
         case tokenTooShort = "token_too_short"
+        case keyTooShort = "key_too_short"
+        case secretTooShort = "secret_too_short"
         case invalidHeaderName = "invalid_header_name"
         case invalidTolerance = "invalid_tolerance"
     }
 
     private let base: Reason
     private let detail: String
+    /// Which configured secret (1-based) the problem is with, when it is about one.
+    public let position: Int?
 
-    private init(_ base: Reason, _ detail: String) {
+    private init(_ base: Reason, _ detail: String, position: Int? = nil) {
         self.base = base
         self.detail = detail
+        self.position = position
     }
 
     /// The scheme needs a secret and none is configured.
@@ -90,7 +95,7 @@ public struct SignatureConfigurationError: Error, Sendable, Hashable, CustomStri
 
     /// Secret number `position` is empty.
     static func emptySecret(_ position: Int) -> Self {
-        Self(.emptySecret, "webhook secret \(position) is empty")
+        Self(.emptySecret, "webhook secret \(position) is empty", position: position)
     }
 
     /// Secret number `position` is not `whsec_<base64>` (standard-webhooks).
@@ -98,21 +103,39 @@ public struct SignatureConfigurationError: Error, Sendable, Hashable, CustomStri
         Self(
             .secretNotBase64,
             "webhook secret \(position) is not valid for standard-webhooks: expected whsec_ followed by "
-                + "non-empty base64 (A-Z a-z 0-9 + /, optional = padding)")
+                + "non-empty base64 (A-Z a-z 0-9 + /, optional = padding)", position: position)
     }
 
     /// Secret number `position` has characters that are not URL-safe (url-token).
     static func tokenNotURLSafe(_ position: Int) -> Self {
         Self(
             .tokenNotURLSafe,
-            "webhook secret \(position) is not usable as a URL token: only letters, digits, - and _ are allowed")
+            "webhook secret \(position) is not usable as a URL token: only letters, digits, - and _ are allowed",
+            position: position)
     }
 
     /// Secret number `position` is too short to resist guessing (url-token).
     static func tokenTooShort(_ position: Int, minimum: Int) -> Self {
         Self(
             .tokenTooShort,
-            "webhook secret \(position) is too short for a URL token: use at least \(minimum) characters")
+            "webhook secret \(position) is too short for a URL token: use at least \(minimum) characters",
+            position: position)
+    }
+
+    /// Secret number `position` decodes to a key shorter than `minimum` bytes (standard-webhooks).
+    static func keyTooShort(_ position: Int, minimum: Int) -> Self {
+        Self(
+            .keyTooShort,
+            "webhook secret \(position) is too short: a whsec_ key must decode to at least \(minimum) bytes "
+                + "(hdp-retry-agent generates 32)", position: position)
+    }
+
+    /// Secret number `position` has fewer than `minimum` characters (hmac-sha256).
+    static func secretTooShort(_ position: Int, minimum: Int) -> Self {
+        Self(
+            .secretTooShort,
+            "webhook secret \(position) is too short: an hmac-sha256 secret must have at least \(minimum) characters",
+            position: position)
     }
 
     /// A configured header name is not an HTTP token.

@@ -52,6 +52,10 @@ public struct WebhookVerifier: Sendable, CustomStringConvertible {
 
     /// `webhook-id`, `webhook-timestamp` and `webhook-signature` (or the `svix-` names), with the
     /// signed content `{id}.{timestamp}.{raw body}`.
+    ///
+    /// A header sent twice reaches the agent as one value joined with `, ` (RFC 9110 §5.3), the
+    /// way proxies and HTTP libraries combine repeated fields. Each part is tried: the genuine
+    /// id, timestamp and signature still verify, and nothing that does not verify gets through.
     private func verifyStandardWebhooks(
         header: (String) -> String?, body: some Collection<UInt8>, now: Date
     ) -> SignatureVerdict {
@@ -61,51 +65,75 @@ public struct WebhookVerifier: Sendable, CustomStringConvertible {
             }
             return nil
         }
-        guard let id = first(Self.idHeaders), let timestampText = first(Self.timestampHeaders),
+        guard let idText = first(Self.idHeaders), let timestampText = first(Self.timestampHeaders),
             let signatureList = first(Self.signatureHeaders)
         else { return .rejected(.missingHeaders) }
-        guard Self.isPlausibleDeliveryID(id), let timestamp = SignatureKeys.unixSeconds(timestampText) else {
-            return .rejected(.malformedHeader)
-        }
-        guard keys.isWithinTolerance(timestamp, now: now) else { return .rejected(.timestampOutsideTolerance) }
+        let ids = Self.joinedValues(idText).filter(Self.isPlausibleDeliveryID)
+        let timestamps = Self.joinedValues(timestampText).compactMap(SignatureKeys.unixSeconds)
+        guard !ids.isEmpty, !timestamps.isEmpty else { return .rejected(.malformedHeader) }
+        let current = timestamps.filter { keys.isWithinTolerance($0, now: now) }
+        guard !current.isEmpty else { return .rejected(.timestampOutsideTolerance) }
 
-        // The reference libraries sign the parsed number, so `0161…` is signed as `161…`.
-        let canonicalTimestamp = String(timestamp)
-        let expected = keys.keys.map { key in
-            StandardWebhooksSignature.mac(key: key, id: id, timestamp: canonicalTimestamp, body: body)
-        }
-        for candidate in Self.versionOneSignatures(in: signatureList) {
-            for mac in expected where Crypto.constantTimeEquals(mac, candidate) {
-                return .verified(deliveryID: id)
+        let candidates = Self.versionOneSignatures(in: signatureList)
+        for id in ids {
+            for timestamp in current {
+                // The reference libraries sign the parsed number, so `0161…` is signed as `161…`.
+                let canonicalTimestamp = String(timestamp)
+                for key in keys.keys {
+                    let mac = StandardWebhooksSignature.mac(key: key, id: id, timestamp: canonicalTimestamp, body: body)
+                    for candidate in candidates where Crypto.constantTimeEquals(mac, candidate) {
+                        return .verified(deliveryID: id)
+                    }
+                }
             }
         }
         return .rejected(.noMatchingSignature)
     }
 
+    /// The readings of a header value that may be several values joined with `,`: the whole value
+    /// first (a value may itself hold a comma), then each part; at most four in all, so a crafted
+    /// header cannot multiply the work. Each trimmed, empty ones and repeats dropped.
+    static func joinedValues(_ value: String) -> [String] {
+        var parts = [value]
+        guard value.contains(",") else { return parts }
+        for part in value.split(separator: ",", omittingEmptySubsequences: true) where parts.count < 4 {
+            let trimmed = part.trimmingCharacters(in: .whitespaces)
+            if !trimmed.isEmpty, !parts.contains(trimmed) { parts.append(trimmed) }
+        }
+        return parts
+    }
+
     /// `sha256=<hex>` over the raw body, or over `{ts}.{raw body}` when a timestamp header is
-    /// configured.
+    /// configured. A header sent twice (joined with `, `) is tried part by part.
     private func verifyHMAC(header: (String) -> String?, body: some Collection<UInt8>, now: Date) -> SignatureVerdict {
         guard let value = header(keys.header), !value.isEmpty else { return .rejected(.missingHeaders) }
-        var prefix = [UInt8]()
+        var prefixes: [[UInt8]] = [[]]
         if let timestampHeader = keys.timestampHeader {
             guard let timestampText = header(timestampHeader), !timestampText.isEmpty else {
                 return .rejected(.missingHeaders)
             }
-            guard let timestamp = SignatureKeys.unixSeconds(timestampText) else { return .rejected(.malformedHeader) }
-            guard keys.isWithinTolerance(timestamp, now: now) else {
-                return .rejected(.timestampOutsideTolerance)
-            }
-            prefix = Array("\(timestampText).".utf8)
+            let timestamps = Self.joinedValues(timestampText).filter { SignatureKeys.unixSeconds($0) != nil }
+            guard !timestamps.isEmpty else { return .rejected(.malformedHeader) }
+            let current = timestamps.filter { keys.isWithinTolerance(SignatureKeys.unixSeconds($0)!, now: now) }
+            guard !current.isEmpty else { return .rejected(.timestampOutsideTolerance) }
+            prefixes = current.map { Array("\($0).".utf8) }
         }
         let scheme = "sha256="
-        guard value.utf8.count == scheme.utf8.count + 2 * Crypto.sha256Length,
-            value.prefix(scheme.count).lowercased() == scheme,
-            let candidate = Crypto.hexDecoded(value.dropFirst(scheme.count))
-        else { return .rejected(.malformedHeader) }
-
-        let content = prefix + Array(body)
-        for key in keys.keys where Crypto.constantTimeEquals(Crypto.hmacSHA256(key: key, data: content), candidate) {
-            return .verified(deliveryID: nil)
+        let candidates = Self.joinedValues(value).compactMap { part -> [UInt8]? in
+            guard part.utf8.count == scheme.utf8.count + 2 * Crypto.sha256Length,
+                part.prefix(scheme.count).lowercased() == scheme
+            else { return nil }
+            return Crypto.hexDecoded(part.dropFirst(scheme.count))
+        }
+        guard !candidates.isEmpty else { return .rejected(.malformedHeader) }
+        for prefix in prefixes {
+            let content = prefix + Array(body)
+            for key in keys.keys {
+                let mac = Crypto.hmacSHA256(key: key, data: content)
+                for candidate in candidates where Crypto.constantTimeEquals(mac, candidate) {
+                    return .verified(deliveryID: nil)
+                }
+            }
         }
         return .rejected(.noMatchingSignature)
     }
@@ -124,8 +152,12 @@ public struct WebhookVerifier: Sendable, CustomStringConvertible {
 
     /// The decoded `v1` signatures of a `webhook-signature` list. Entries of other versions
     /// (`v1a`, `v2`, …) and entries that cannot be read are skipped, as the reference libraries do.
+    /// A list joined from two headers (`v1,AAA, v1,BBB`) reads the same as one: an entry's
+    /// trailing commas are the join's, never base64's.
     static func versionOneSignatures(in list: String) -> [[UInt8]] {
-        list.split(separator: " ", omittingEmptySubsequences: true).compactMap { entry in
+        list.split(separator: " ", omittingEmptySubsequences: true).compactMap { raw in
+            var entry = raw
+            while entry.last == "," { entry = entry.dropLast() }
             guard let comma = entry.firstIndex(of: ","), entry[..<comma] == "v1" else { return nil }
             guard let bytes = SignatureKeys.base64Decoded(entry[entry.index(after: comma)...]),
                 bytes.count == Crypto.sha256Length

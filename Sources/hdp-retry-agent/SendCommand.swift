@@ -49,25 +49,50 @@ struct SendCommand: AsyncParsableCommand {
         let deliveryID =
             "msg_" + Crypto.hexEncoded((try? Crypto.randomBytes(count: 12)) ?? Array(UUID().uuidString.utf8))
         let signed = signer.sign(body: body, now: Date(), deliveryID: deliveryID)
-        var target = url ?? "http://\(configuration.listen)\(configuration.webhook.path)"
-        if let suffix = signed.pathSuffix { target += "/" + suffix }
+        // The URL as shown: never with a url-token secret in it.
+        let shown = url ?? "http://\(configuration.listen)\(configuration.webhook.path)"
+        var target = shown
+        if let suffix = signed.pathSuffix {
+            target += "/" + suffix
+        }
         var request = HTTPClientRequest(url: target)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
         for header in signed.headers { request.headers.add(name: header.name, value: header.value) }
         request.body = .bytes(ByteBuffer(bytes: body))
+        // Redirects are not followed: the signature headers would go wherever a Location points.
+        var clientConfiguration = HTTPClient.Configuration()
+        clientConfiguration.redirectConfiguration = .disallow
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
         do {
-            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(15))
+            try await deliver(request, with: client, target: shown)
+            try? await client.shutdown()
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+    }
+
+    private func deliver(_ request: HTTPClientRequest, with client: HTTPClient, target: String) async throws {
+        do {
+            let response = try await client.execute(request, timeout: .seconds(15))
             let answer = try await response.body.collect(upTo: 1 << 20)
             print("HTTP \(response.status.code)")
             print(String(buffer: answer).trimmingCharacters(in: .whitespacesAndNewlines))
+            if (300..<400).contains(Int(response.status.code)) {
+                let location = response.headers.first(name: "location") ?? "-"
+                FileHandle.standardError.write(
+                    Data(
+                        "send: the agent answered a redirect to \(location); not followed (it would carry the signature)\n"
+                            .utf8))
+            }
             if !(200..<300).contains(Int(response.status.code)) { throw ExitCode(1) }
         } catch let exit as ExitCode {
             throw exit
         } catch {
             FileHandle.standardError.write(
                 Data(
-                    "send: cannot deliver to \(url ?? "http://\(configuration.listen)\(configuration.webhook.path)"): \(error)\n"
+                    "send: cannot deliver to \(target): \(error)\n"
                         .utf8))
             throw ExitCode(1)
         }

@@ -347,6 +347,11 @@ struct SignatureConfigurationTests {
                 "invalid_header_name"
             ),
             (SignatureSettings(tolerance: .zero, secrets: ["whsec_YWJj"]), "invalid_tolerance"),
+            // A key under 16 bytes, or an hmac secret under 16 characters, is guessable.
+            (SignatureSettings(secrets: ["whsec_YWJj"]), "key_too_short"),
+            (SignatureSettings(secrets: ["whsec_MDEyMzQ1Njc4OWFiY2Rl"]), "key_too_short"),  // 15 bytes
+            (SignatureSettings(scheme: .hmacSHA256, secrets: ["s3cr3t"]), "secret_too_short"),
+            (SignatureSettings(scheme: .hmacSHA256, secrets: ["0123456789abcde"]), "secret_too_short"),
         ] as [(SignatureSettings, String)])
     func refused(settings: SignatureSettings, reason: String) {
         do {
@@ -366,10 +371,11 @@ struct SignatureConfigurationTests {
     @Test("the error names the secret by position")
     func positionInMessage() {
         #expect(throws: SignatureConfigurationError.self) {
-            try WebhookVerifier(settings: SignatureSettings(secrets: ["whsec_YWJj", "whsec_%%%"]))
+            try WebhookVerifier(settings: SignatureSettings(secrets: ["whsec_MDEyMzQ1Njc4OWFiY2RlZg==", "whsec_%%%"]))
         }
         do {
-            _ = try WebhookVerifier(settings: SignatureSettings(secrets: ["whsec_YWJj", "whsec_%%%"]))
+            _ = try WebhookVerifier(
+                settings: SignatureSettings(secrets: ["whsec_MDEyMzQ1Njc4OWFiY2RlZg==", "whsec_%%%"]))
         } catch {
             #expect(error.description.contains("secret 2"))
             #expect(!error.description.contains("%%%"))
@@ -379,10 +385,11 @@ struct SignatureConfigurationTests {
     @Test(
         "accepted secrets",
         arguments: [
-            SignatureSettings(secrets: ["whsec_YWJj"]),
-            SignatureSettings(secrets: ["YWJjZA"]),
-            SignatureSettings(secrets: ["whsec_YWJjZA=="]),
+            SignatureSettings(secrets: ["whsec_MDEyMzQ1Njc4OWFiY2RlZg"]),  // 16 bytes, no padding
+            SignatureSettings(secrets: ["MDEyMzQ1Njc4OWFiY2RlZmdo"]),  // no prefix
+            SignatureSettings(secrets: ["whsec_MDEyMzQ1Njc4OWFiY2RlZg=="]),
             SignatureSettings(scheme: .hmacSHA256, secrets: ["any text, even with spaces & ü"]),
+            SignatureSettings(scheme: .hmacSHA256, secrets: ["0123456789abcdef"]),
             SignatureSettings(scheme: .urlToken, secrets: ["whsec_abc-DEF_0123456789"]),
             SignatureSettings(scheme: .none, tolerance: .zero, secrets: []),
         ])

@@ -25,7 +25,7 @@ public enum AgentApplication {
         let readiness = Readiness()
 
         // Secrets: never in the file, never logged.
-        let apiKey = try Secrets.hdpAPIKey(configuration: configuration, environment: environment)
+        let apiKey = try Secrets.hdpAPIKey(configuration: configuration, environment: environment, logger: logger)
         var dryRun = configuration.dryRun
         if apiKey == nil, !dryRun {
             dryRun = true
@@ -44,11 +44,20 @@ public enum AgentApplication {
                 settings: SignatureSettings(
                     scheme: scheme, header: configuration.webhook.header,
                     timestampHeader: configuration.webhook.timestampHeader,
-                    tolerance: configuration.webhook.tolerance, secrets: secrets
+                    tolerance: configuration.webhook.tolerance, secrets: secrets.map(\.value)
                 )
             )
         } catch {
-            throw ConfigurationError(["webhook signature: \(error.description)"])
+            // Name the secret by where it came from, never by its value.
+            let origin = error.position.flatMap { secrets.indices.contains($0 - 1) ? secrets[$0 - 1].origin : nil }
+            throw ConfigurationError(["webhook signature: \(error.description)\(origin.map { " (\($0))" } ?? "")"])
+        }
+        if let url = URL(string: configuration.hdp.baseURL), url.scheme == "http", let host = url.host,
+            !HostPort.isLoopbackHost(host)
+        {
+            logger.warning(
+                "hdp.base_url is plain http to a host that is not this machine: the API key travels in clear; use https",
+                metadata: ["hdp_base_url": "\(configuration.hdp.baseURL)"])
         }
 
         // Rules.
@@ -83,7 +92,7 @@ public enum AgentApplication {
         // Journal: take the lock now, so a second agent is refused at once; replay happens
         // inside the running service group, while /readyz answers 503.
         let file = try JournalFile(path: configuration.journal.path)
-        let adminToken = try Secrets.adminToken(configuration: configuration)
+        let adminToken = try Secrets.adminToken(configuration: configuration, logger: logger)
         guard let listen = HostPort(configuration.listen), let adminListen = HostPort(configuration.adminListen) else {
             throw ConfigurationError(["listen addresses must be HOST:PORT"])
         }

@@ -1,12 +1,18 @@
 import Foundation
 import Logging
 import RetryCore
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Log output: `text` (one readable line per event) or `json` (one object per line, for log
 /// shippers). Messages are fixed strings; variable data is metadata.
 public enum AgentLogging {
     /// Bootstraps swift-log once and returns the agent's logger.
     public static func bootstrap(format: LogFormat, level logLevel: Logger.Level) -> Logger {
+        StandardError.ignoreBrokenPipes()
         LoggingSystem.bootstrap { label in
             var handler = LineLogHandler(label: label, json: format == .json)
             handler.logLevel = logLevel
@@ -41,7 +47,7 @@ public struct LineLogHandler: LogHandler {
         let line = Self.format(
             time: Date(), level: event.level, message: "\(event.message)", metadata: merged, json: json
         )
-        FileHandle.standardError.write(Data(line.utf8))
+        StandardError.write(line)
     }
 
     /// One log line, ending with a newline.
@@ -61,5 +67,34 @@ public struct LineLogHandler: LogHandler {
         let fields = metadata.keys.sorted().map { "\($0)=\(metadata[$0]!)" }.joined(separator: " ")
         return
             "\(ISO8601.format(time)) \(level.rawValue.uppercased()) \(message)\(fields.isEmpty ? "" : " " + fields)\n"
+    }
+}
+
+/// Standard error, written so that logging can never stop the agent: whole lines under a lock (no
+/// interleaving between threads), partial writes completed, and a failed write (a closed pipe, a
+/// full disk behind a redirect) dropped rather than raised. SIGPIPE is ignored at start
+/// (``ignoreBrokenPipes()``), so a reader that goes away (`serve | head -3`) costs lines, not the
+/// process.
+enum StandardError {
+    private static let lock = Mutex(())
+
+    /// Ignores SIGPIPE for the whole process: a write to a closed pipe then fails with EPIPE.
+    static func ignoreBrokenPipes() {
+        signal(SIGPIPE, SIG_IGN)
+    }
+
+    static func write(_ line: String) {
+        var line = line
+        lock.withLock { _ in
+            line.withUTF8 { bytes in
+                var written = 0
+                while written < bytes.count {
+                    let count = Glibc.write(2, bytes.baseAddress! + written, bytes.count - written)
+                    if count < 0, errno == EINTR { continue }
+                    if count <= 0 { return }
+                    written += count
+                }
+            }
+        }
     }
 }

@@ -89,6 +89,18 @@ extension AgentConfiguration {
             problems.append("hdp.base_url: '\(hdp.baseURL)' is not an http(s) URL")
         }
         if !webhook.path.hasPrefix("/") { problems.append("webhook.path must start with /") }
+        let signsTime =
+            webhook.scheme == .standardWebhooks || (webhook.scheme == .hmacSHA256 && webhook.timestampHeader != nil)
+        if signsTime, webhook.dedupWindow < webhook.tolerance {
+            // A delivery replayed inside the signature tolerance but after its id left the dedup
+            // window would pass as new.
+            let place =
+                (locations["webhook.dedup_window"] ?? locations["webhook.signature.tolerance"])
+                .map { "\($0): " } ?? ""
+            problems.append(
+                "\(place)webhook.dedup_window (\(DurationText.format(webhook.dedupWindow))) must be at least webhook.signature.tolerance (\(DurationText.format(webhook.tolerance))), or a replay inside the tolerance would pass as a new delivery"
+            )
+        }
         if !problems.isEmpty { throw ConfigurationError(problems) }
     }
 }

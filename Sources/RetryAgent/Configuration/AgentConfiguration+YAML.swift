@@ -56,8 +56,11 @@ extension AgentConfiguration {
                     webhook.maxBodyBytes = value
                 }
             }
-            if let value = section.take("dedup_window")?.duration(log, what: "webhook.dedup_window") {
+            if let item = section.take("dedup_window"),
+                let value = item.duration(log, what: "webhook.dedup_window")
+            {
                 webhook.dedupWindow = value
+                locations["webhook.dedup_window"] = item.location
             }
             if let signature = section.take("signature")?.mapping(log, what: "webhook.signature") {
                 if let value = signature.take("scheme")?.oneOf(
@@ -71,8 +74,11 @@ extension AgentConfiguration {
                 if let value = signature.take("timestamp_header"), !value.isNull {
                     webhook.timestampHeader = value.string(log, what: "webhook.signature.timestamp_header")
                 }
-                if let value = signature.take("tolerance")?.duration(log, what: "webhook.signature.tolerance") {
+                if let item = signature.take("tolerance"),
+                    let value = item.duration(log, what: "webhook.signature.tolerance")
+                {
                     webhook.tolerance = value
+                    locations["webhook.signature.tolerance"] = item.location
                 }
                 if let value = signature.take("secrets_file"), !value.isNull {
                     webhook.secretsFile = value.string(log, what: "webhook.signature.secrets_file")
@@ -102,7 +108,9 @@ extension AgentConfiguration {
             if let value = section.take("fsync")?.oneOf(FsyncPolicy.self, log, what: "journal.fsync") {
                 journal.fsync = value
             }
-            if let value = section.take("compact_above_bytes")?.int(log, what: "journal.compact_above_bytes") {
+            if let value = section.take("compact_above_bytes")?.int(
+                log, what: "journal.compact_above_bytes", in: 4096...(1 << 40))
+            {
                 journal.compactAboveBytes = Int64(value)
             }
             if let value = section.take("retention")?.duration(log, what: "journal.retention") {
@@ -111,31 +119,38 @@ extension AgentConfiguration {
             section.finish(log)
         }
         if let section = top.take("dispatch")?.mapping(log, what: "dispatch") {
-            if let value = section.take("max_in_flight")?.int(log, what: "dispatch.max_in_flight") {
-                dispatch.maxInFlight = max(1, value)
+            if let value = section.take("max_in_flight")?.int(log, what: "dispatch.max_in_flight", in: 1...1024) {
+                dispatch.maxInFlight = value
             }
-            if let value = section.take("rate_per_second")?.double(log, what: "dispatch.rate_per_second") {
+            if let value = section.take("rate_per_second")?.double(
+                log, what: "dispatch.rate_per_second", in: 0.001...10_000, lowerOpen: true)
+            {
                 dispatch.ratePerSecond = value
             }
-            if let value = section.take("burst")?.int(log, what: "dispatch.burst") { dispatch.burst = max(1, value) }
+            if let value = section.take("burst")?.int(log, what: "dispatch.burst", in: 1...10_000) {
+                dispatch.burst = value
+            }
             if let value = section.take("retry_after_cap")?.duration(log, what: "dispatch.retry_after_cap") {
                 retryAfterCap = value
             }
             section.finish(log)
         }
         if let section = top.take("circuit_breaker")?.mapping(log, what: "circuit_breaker") {
-            if let value = section.take("window")?.int(log, what: "circuit_breaker.window") {
-                circuitBreaker.window = max(1, value)
+            if let value = section.take("window")?.int(log, what: "circuit_breaker.window", in: 1...10_000) {
+                circuitBreaker.window = value
             }
-            if let value = section.take("min_calls")?.int(log, what: "circuit_breaker.min_calls") {
-                circuitBreaker.minCalls = max(1, value)
+            if let value = section.take("min_calls")?.int(log, what: "circuit_breaker.min_calls", in: 1...10_000) {
+                circuitBreaker.minCalls = value
             }
-            if let value = section.take("failure_rate")?.double(log, what: "circuit_breaker.failure_rate") {
+            if let value = section.take("failure_rate")?.double(
+                log, what: "circuit_breaker.failure_rate", in: 0...1, lowerOpen: true)
+            {
                 circuitBreaker.failureRate = value
             }
-            if let value = section.take("consecutive_failures")?.int(log, what: "circuit_breaker.consecutive_failures")
+            if let value = section.take("consecutive_failures")?.int(
+                log, what: "circuit_breaker.consecutive_failures", in: 1...10_000)
             {
-                circuitBreaker.consecutiveFailures = max(1, value)
+                circuitBreaker.consecutiveFailures = value
             }
             if let value = section.take("open_for")?.duration(log, what: "circuit_breaker.open_for") {
                 circuitBreaker.openFor = value
@@ -143,8 +158,10 @@ extension AgentConfiguration {
             if let value = section.take("max_open_for")?.duration(log, what: "circuit_breaker.max_open_for") {
                 circuitBreaker.maxOpenFor = value
             }
-            if let value = section.take("half_open_probes")?.int(log, what: "circuit_breaker.half_open_probes") {
-                circuitBreaker.halfOpenProbes = max(1, value)
+            if let value = section.take("half_open_probes")?.int(
+                log, what: "circuit_breaker.half_open_probes", in: 1...1024)
+            {
+                circuitBreaker.halfOpenProbes = value
             }
             section.finish(log)
         }
@@ -163,5 +180,29 @@ extension AgentConfiguration {
             }
             section.finish(log)
         }
+    }
+}
+
+extension YAMLValue {
+    /// An integer in `range`; reports anything else with the range.
+    func int(_ log: DiagnosticLog, what: String, in range: ClosedRange<Int>) -> Int? {
+        guard let value = int(log, what: what) else { return nil }
+        guard range.contains(value) else {
+            log.error("\(what) must be between \(range.lowerBound) and \(range.upperBound), not \(value)", at: location)
+            return nil
+        }
+        return value
+    }
+
+    /// A number in `range` (above, not at, its lower bound when `lowerOpen`); reports anything else.
+    func double(_ log: DiagnosticLog, what: String, in range: ClosedRange<Double>, lowerOpen: Bool) -> Double? {
+        guard let value = double(log, what: what) else { return nil }
+        let aboveLower = lowerOpen ? value > range.lowerBound : value >= range.lowerBound
+        guard aboveLower, value <= range.upperBound else {
+            let lower = lowerOpen && range.lowerBound == 0 ? "more than 0" : "at least \(range.lowerBound)"
+            log.error("\(what) must be \(lower) and at most \(range.upperBound), not \(value)", at: location)
+            return nil
+        }
+        return value
     }
 }

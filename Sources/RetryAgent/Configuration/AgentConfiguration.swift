@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import RetryCore
 import RetryJournal
+import RetryRules
 import WebhookAuth
 
 /// The whole configuration of `serve` (SPEC §3 "Configuration"): defaults, overridden by the YAML
@@ -19,6 +20,8 @@ public struct AgentConfiguration: Sendable {
     public var log = Log()
     public var admin = Admin()
     public var retryAfterCap: Duration = .seconds(3600)
+    /// Where keys were set in the configuration file, for errors that involve more than one key.
+    var locations: [String: SourceLocation] = [:]
 
     public struct HDP: Sendable {
         public var baseURL = "https://staging.hdp.api.herodotus.cloud"

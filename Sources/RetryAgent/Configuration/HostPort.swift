@@ -19,7 +19,11 @@ public struct HostPort: Sendable, Hashable, CustomStringConvertible {
     public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 
     /// Whether the address only accepts local connections.
-    public var isLoopback: Bool {
-        host == "127.0.0.1" || host == "::1" || host == "localhost" || host.hasPrefix("127.")
+    public var isLoopback: Bool { Self.isLoopbackHost(host) }
+
+    /// Whether `host` (a name or an address, IPv6 with or without brackets) is this machine.
+    public static func isLoopbackHost(_ host: String) -> Bool {
+        let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+        return bare == "::1" || bare.lowercased() == "localhost" || bare.hasPrefix("127.")
     }
 }

@@ -158,7 +158,7 @@ public struct HTTPHDPClient: HDPClient, CustomStringConvertible, CustomReflectab
         ]
         switch outcome {
         case .unauthorized(let status), .serverError(let status): metadata["http_status"] = .stringConvertible(status)
-        case .networkError(let reason): metadata["hdp_error"] = .string(reason)
+        case .networkError(let reason), .connectionLost(let reason): metadata["hdp_error"] = .string(reason)
         case .rateLimited(let retryAfter): metadata["retry_after"] = .string(retryAfter.map { "\($0)" } ?? "none")
         default: break
         }
@@ -250,21 +250,26 @@ extension HTTPHDPClient {
         return .response(status: Int(response.status.code), headers: response.headers, body: body)
     }
 
-    /// Maps a transport error onto `.timeout` or `.networkError` with a short, fixed description.
-    /// Errors are never described with their own `description`: some carry header values.
+    /// Maps a transport error onto an outcome with a short, fixed description, telling apart
+    /// failures that leave the request certainly unsent (no connection: refused, DNS, TLS, a
+    /// connect timeout) from those after which HDP may have received it (a timeout once
+    /// connected, a connection reset or closed, an unreadable answer): a retry with such an
+    /// outcome is treated as interrupted. When in doubt, unknown. Errors are never described with
+    /// their own `description`: some carry header values.
     static func classify(_ error: any Error) -> HDPCallOutcome {
         if let error = error as? HTTPClientError {
             switch error {
-            case .deadlineExceeded, .readTimeout, .writeTimeout, .connectTimeout, .tlsHandshakeTimeout,
-                .getConnectionFromPoolTimeout, .socksHandshakeTimeout, .httpProxyHandshakeTimeout:
-                return .timeout
-            case .remoteConnectionClosed: return .networkError("connection closed by peer")
-            case .cancelled: return .networkError("request cancelled")
+            case .connectTimeout, .tlsHandshakeTimeout, .getConnectionFromPoolTimeout, .socksHandshakeTimeout,
+                .httpProxyHandshakeTimeout:
+                return .connectTimeout
+            case .deadlineExceeded, .readTimeout, .writeTimeout: return .timeout
+            case .remoteConnectionClosed: return .connectionLost("connection closed by peer")
             case .alreadyShutdown: return .networkError("HTTP client already shut down")
-            default: return .networkError("HTTP protocol error")
+            case .cancelled: return .connectionLost("request cancelled")
+            default: return .connectionLost("HTTP protocol error")
             }
         }
-        if let error = error as? IOError { return .networkError(describe(errno: error.errnoCode)) }
+        if let error = error as? IOError { return outcome(errno: error.errnoCode) }
         if let error = error as? NIOConnectionError {
             if let failure = error.connectionErrors.first {
                 if let ioError = failure.error as? IOError { return .networkError(describe(errno: ioError.errnoCode)) }
@@ -274,9 +279,17 @@ extension HTTPHDPClient {
         }
         let typeName = String(reflecting: type(of: error))
         if typeName.contains("SSL") || typeName.contains("TLS") { return .networkError("TLS failure") }
-        if error is ChannelError { return .networkError("connection failed") }
-        if error is CancellationError { return .networkError("request cancelled") }
-        return .networkError("connection failed (\(typeName.split(separator: ".").last ?? "error"))")
+        if error is CancellationError { return .connectionLost("request cancelled") }
+        return .connectionLost("connection failed (\(typeName.split(separator: ".").last ?? "error"))")
+    }
+
+    /// A socket error: refused or unreachable before anything was sent; anything else may have
+    /// come after the request went out.
+    private static func outcome(errno code: Int32) -> HDPCallOutcome {
+        switch code {
+        case ECONNREFUSED, EHOSTUNREACH, ENETUNREACH: .networkError(describe(errno: code))
+        default: .connectionLost(describe(errno: code))
+        }
     }
 
     private static func describe(errno code: Int32) -> String {

@@ -58,8 +58,8 @@ public enum HDPStatusOutcome: Sendable, Hashable {
         case .failure(.notFound): .notFound
         case .failure(.unauthorized): .unauthorized
         case .failure(.rateLimited): .rateLimited
-        case .failure(.timeout): .timeout
-        case .failure(.networkError): .networkError
+        case .failure(.timeout), .failure(.connectTimeout): .timeout
+        case .failure(.networkError), .failure(.connectionLost): .networkError
         case .failure(.accepted), .failure(.rejected), .failure(.serverError): .serverError
         }
     }
@@ -85,10 +85,16 @@ public enum HDPCallOutcome: Sendable, Hashable {
     case rateLimited(retryAfter: Duration?)
     /// 5xx or an unexpected status code.
     case serverError(httpStatus: Int)
-    /// No answer within `hdp.timeout`.
+    /// No answer within `hdp.timeout` once the request may have gone out: whether HDP took it is
+    /// unknown.
     case timeout
-    /// The connection failed (refused, reset, DNS, TLS).
+    /// No connection within `hdp.timeout`: the request never went out.
+    case connectTimeout
+    /// The request never reached HDP (connection refused, DNS, TLS handshake).
     case networkError(String)
+    /// The connection broke after the request may have gone out (reset, closed, an unreadable
+    /// answer): whether HDP took it is unknown.
+    case connectionLost(String)
 
     /// The `result` of `hdp_retry_calls_total` and of the journal's `attempt_finished` record.
     public var result: CallResult {
@@ -99,8 +105,18 @@ public enum HDPCallOutcome: Sendable, Hashable {
         case .unauthorized: .unauthorized
         case .rateLimited: .rateLimited
         case .serverError: .serverError
-        case .timeout: .timeout
-        case .networkError: .networkError
+        case .timeout, .connectTimeout: .timeout
+        case .networkError, .connectionLost: .networkError
+        }
+    }
+
+    /// Whether the request may have reached HDP without its answer reaching the agent. A retry
+    /// with such an outcome is treated like one a crash interrupted: HDP may have queued it, so
+    /// the next try starts with a status check, whatever `hdp.confirm_status` says.
+    public var outcomeUnknown: Bool {
+        switch self {
+        case .timeout, .connectionLost: true
+        default: false
         }
     }
 
@@ -110,7 +126,7 @@ public enum HDPCallOutcome: Sendable, Hashable {
     public var isBreakerFailure: Bool {
         switch self {
         case .accepted, .notFound, .rejected: false
-        case .unauthorized, .rateLimited, .serverError, .timeout, .networkError: true
+        case .unauthorized, .rateLimited, .serverError, .timeout, .connectTimeout, .networkError, .connectionLost: true
         }
     }
 }

@@ -216,12 +216,14 @@ public enum Decisions {
             if let retryAfter { delay = max(delay, min(retryAfter, cap)) }
         case .unauthorized(let code): httpStatus = code
         case .serverError(let code): httpStatus = code
-        case .networkError(let description): detail = truncated(description, to: 256)
+        case .networkError(let description), .connectionLost(let description):
+            detail = truncated(description, to: 256)
         default: break
         }
         return AttemptFinished(
             call: call, result: outcome.result, httpStatus: httpStatus, detail: detail,
-            nextDue: now.addingTimeInterval(delay.secondsDouble)
+            nextDue: now.addingTimeInterval(delay.secondsDouble),
+            outcomeUnknown: call == .retry && outcome.outcomeUnknown
         )
     }
 }

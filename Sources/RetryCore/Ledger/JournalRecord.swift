@@ -174,13 +174,20 @@ public struct AttemptFinished: Sendable, Hashable {
     public var detail: String?
     /// When the task is tried again, for results that keep the episode open.
     public var nextDue: Date?
+    /// The retry may have reached HDP without its answer reaching the agent (a timeout, a lost
+    /// connection): the attempt stays marked as started, so the next try checks the status first.
+    public var outcomeUnknown: Bool
 
-    public init(call: CallKind, result: CallResult, httpStatus: Int?, detail: String?, nextDue: Date?) {
+    public init(
+        call: CallKind, result: CallResult, httpStatus: Int?, detail: String?, nextDue: Date?,
+        outcomeUnknown: Bool = false
+    ) {
         self.call = call
         self.result = result
         self.httpStatus = httpStatus
         self.detail = detail
         self.nextDue = nextDue
+        self.outcomeUnknown = outcomeUnknown
     }
 }
 

@@ -261,7 +261,9 @@ public struct Ledger: Sendable {
 
     private static func applyFinished(_ finished: AttemptFinished, to entry: inout TaskEntry, at time: Date) -> Bool {
         guard entry.episode != nil else { return false }
-        if finished.call == .retry { entry.episode?.inFlightAttempt = nil }
+        // A retry whose outcome is unknown keeps its attempt marked as started: like one a crash
+        // interrupted, its next try begins with a status check.
+        if finished.call == .retry, !finished.outcomeUnknown { entry.episode?.inFlightAttempt = nil }
         switch (finished.call, finished.result) {
         case (.retry, .accepted):
             entry.attempts += 1
