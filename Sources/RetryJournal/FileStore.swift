@@ -39,6 +39,13 @@ public actor FileStore: RetryStore {
     /// already above the threshold at start is compacted at its first append instead of growing
     /// without bound across restarts.
     private var lastCompactedSize: Int64 = 0
+    /// Compaction failures the writer reported that this store has seen.
+    private var compactionFailuresSeen = 0
+    /// After a failed compaction, no new one is tried before this time.
+    private var compactionBackoffUntil: Date?
+
+    /// How long after a failed compaction the next one may be tried.
+    public static let compactionRetryDelay: Duration = .seconds(60)
 
     /// A store over `ledger` (replayed from `file`), writing through `writer`.
     public init(
@@ -170,6 +177,15 @@ public actor FileStore: RetryStore {
     // MARK: Compaction
 
     private func compactIfNeeded(now: Date) {
+        let failures = writer.compactionFailures
+        if failures != compactionFailuresSeen {
+            // The last snapshot was not written: the file was left as it was. Try again later,
+            // from scratch, rather than on every append.
+            compactionFailuresSeen = failures
+            lastCompactedSize = 0
+            compactionBackoffUntil = now.addingTimeInterval(Self.compactionRetryDelay.secondsDouble)
+        }
+        if let until = compactionBackoffUntil, now < until { return }
         let size = file.size
         guard size > settings.compactAboveBytes, size > 2 * lastCompactedSize else { return }
         compact(now: now)

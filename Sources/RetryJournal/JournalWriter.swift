@@ -42,6 +42,8 @@ public final class JournalWriter: Service, Sendable {
         var stopping = false
         var pendingReplacement: Replacement?
         var index = LineIndex()
+        /// Compactions abandoned because the snapshot could not be written.
+        var compactionFailures = 0
     }
 
     /// A compaction waiting to be written: the snapshot's bytes and lines, and the sequence
@@ -64,6 +66,8 @@ public final class JournalWriter: Service, Sendable {
     public enum JournalWriteEvent: Sendable {
         case wrote(records: Int, bytes: Int, fsyncSeconds: Double?, fileSize: Int64)
         case failed(JournalError)
+        /// A compaction could not be written; the journal is unchanged and appends go on.
+        case compactionFailed(JournalError)
         case recovered
         case compacted(fileSize: Int64)
     }
@@ -86,6 +90,9 @@ public final class JournalWriter: Service, Sendable {
 
     /// Whether the last write failed and has not yet been retried successfully.
     public var isFailing: Bool { state.withLock { $0.failing != nil } }
+
+    /// How many compactions were abandoned so far because their snapshot could not be written.
+    public var compactionFailures: Int { state.withLock { $0.compactionFailures } }
 
     /// Queues one encoded record (a whole line) with sequence number `seq`, about `task`.
     public func enqueue(_ line: [UInt8], seq: UInt64, task: TaskID?) {
@@ -134,6 +141,8 @@ public final class JournalWriter: Service, Sendable {
     }
 
     /// Runs the write loop until graceful shutdown, then flushes what is queued and closes.
+    /// Throws when records could not be written before it stopped (the agent then exits with a
+    /// journal error, having logged how many).
     public func run() async throws {
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
@@ -152,16 +161,26 @@ public final class JournalWriter: Service, Sendable {
             self.state.withLock { $0.stopping = true }
             self.wake.finish()
         }
-        // Flush whatever is still queued before the process exits.
+        // Flush whatever is still queued before the process exits: a few tries, not for ever,
+        // so a journal that cannot be written never holds the shutdown past its grace period.
         await flushRetrying(maximumTries: 3)
-        let leftover = state.withLock { state in
+        let (leftover, unwritten, failure) = state.withLock { state in
             state.stopped = true
             let waiters = state.waiters
             state.waiters.removeAll()
-            return waiters
+            return (waiters, state.bufferLines.count, state.failing)
         }
         for waiter in leftover {
             waiter.continuation.resume(throwing: JournalError.closed)
+        }
+        if unwritten > 0 {
+            let error = JournalError.io(
+                "\(unwritten) journal record(s) could not be written before shutdown (\(failure?.message ?? "unknown error")); none of them was acknowledged",
+                errno: failure?.errno ?? 5)
+            logger.error(
+                "journal records lost at shutdown: the journal could not be written",
+                metadata: ["records": "\(unwritten)", "error": "\(failure?.message ?? "-")"])
+            throw error
         }
     }
 
@@ -170,9 +189,44 @@ public final class JournalWriter: Service, Sendable {
         for await _ in wakes {
             await flushRetrying(maximumTries: nil)
             if policy == .interval, Date.now.timeIntervalSince(intervalTicker) >= 1 {
-                try? file.sync()
-                intervalTicker = .now
+                let outcome = (try? await NIOThreadPool.singleton.runIfActive { self.syncOnce() }) ?? syncOnce()
+                // A failed sync is tried again at the next tick, not a second later.
+                if outcome { intervalTicker = .now }
             }
+        }
+    }
+
+    /// The `interval` policy's fsync. A failure is a failing journal like a failed write: logged,
+    /// reported, and deliveries are answered 503 until a sync succeeds again (what was written
+    /// since the last good sync may not be on disk).
+    private func syncOnce() -> Bool {
+        do throws(JournalError) {
+            try file.sync()
+            let wasFailing = state.withLock { state in
+                let wasFailing = state.failing != nil && state.buffer.isEmpty
+                if wasFailing { state.failing = nil }
+                return wasFailing
+            }
+            if wasFailing {
+                logger.notice("journal writes succeed again")
+                observer(.recovered)
+            }
+            return true
+        } catch {
+            let (firstFailure, failFast) = state.withLock { state in
+                let firstFailure = state.failing == nil
+                state.failing = error
+                let failFast = state.waiters.filter(\.failFast)
+                state.waiters.removeAll(where: \.failFast)
+                return (firstFailure, failFast)
+            }
+            if firstFailure {
+                logger.error(
+                    "journal fsync failed; deliveries answer 503 until it recovers", metadata: ["error": "\(error)"])
+            }
+            observer(.failed(error))
+            for waiter in failFast { waiter.continuation.resume(throwing: error) }
+            return false
         }
     }
 
@@ -222,10 +276,21 @@ public final class JournalWriter: Service, Sendable {
             var remaining = batch
             var remainingLines = batchLines
             if let replacement {
-                (remaining, remainingLines) = Self.lines(in: batch, after: replacement.seq)
-                try file.replace(with: replacement.bytes)
-                state.withLock { $0.index.replaced(by: replacement.lines) }
-                observer(.compacted(fileSize: file.size))
+                // A snapshot that cannot be written (full disk, read-only directory) is given up
+                // and the file left as it is: the batch is appended whole, so appends never wait
+                // on compaction. The store tries a new compaction later.
+                do throws(JournalError) {
+                    try file.replace(with: replacement.bytes)
+                    (remaining, remainingLines) = Self.lines(in: batch, after: replacement.seq)
+                    state.withLock { $0.index.replaced(by: replacement.lines) }
+                    observer(.compacted(fileSize: file.size))
+                } catch {
+                    state.withLock { $0.compactionFailures += 1 }
+                    logger.warning(
+                        "journal compaction failed; the journal is unchanged and appends go on",
+                        metadata: ["error": "\(error)"])
+                    observer(.compactionFailed(error))
+                }
             }
             var fsyncSeconds: Double?
             if !remaining.isEmpty {
@@ -262,7 +327,6 @@ public final class JournalWriter: Service, Sendable {
                 // Put the batch back in front of anything queued meanwhile.
                 state.buffer = batch + state.buffer
                 state.bufferLines = batchLines + state.bufferLines
-                if state.pendingReplacement == nil { state.pendingReplacement = replacement }
                 let firstFailure = state.failing == nil
                 state.failing = error
                 let failFast = state.waiters.filter(\.failFast)

@@ -484,12 +484,20 @@ extension WebhookRouteTests {
 /// The webhook route of `harness` on a real listener (127.0.0.1, a free port), with the agent's
 /// HTTP server: 100-continue, close after 413, and `idleTimeout`.
 func liveWebhookApp(
-    _ harness: EngineHarness, idleTimeout: Duration = WebhookHandler.idleTimeout
+    _ harness: EngineHarness, idleTimeout: Duration = WebhookHandler.idleTimeout,
+    limits: ListenerLimits = ListenerLimits(), gauge: ListenerGauge = ListenerGauge()
 ) throws -> some ApplicationProtocol {
     let router = Router()
     try harness.handler(maxBodyBytes: 65_536).register(on: router, path: EngineHarness.path)
     return Application(
-        router: router, server: WebhookHandler.serverBuilder(maxBodyBytes: 65_536, idleTimeout: idleTimeout),
+        router: router,
+        server: WebhookHandler.serverBuilder(
+            maxBodyBytes: 65_536,
+            limits: {
+                var limits = limits
+                limits.idleTimeout = idleTimeout
+                return limits
+            }(), gauge: gauge),
         configuration: .init(address: .hostname("127.0.0.1", port: 0))
     )
 }

@@ -17,6 +17,9 @@ import WebhookAuth
 /// Shutdown (SIGTERM/SIGINT) runs in reverse order: new deliveries get 503, the webhook listener
 /// stops, calls in flight finish, then the journal is flushed and closed, then the admin listener.
 public enum AgentApplication {
+    /// How long a graceful shutdown may take before what is left is cancelled.
+    public static let gracefulShutdownLimit: Duration = .seconds(25)
+
     /// Runs until SIGTERM or SIGINT.
     public static func run(
         configuration: AgentConfiguration, environment: [String: String], logger: Logger
@@ -125,7 +128,7 @@ public enum AgentApplication {
         ).register(on: adminRouter)
         let adminApp = Application(
             router: adminRouter,
-            server: .http1(configuration: .init(idleTimeout: TimeAmount(WebhookHandler.idleTimeout))),
+            server: .limitedHTTP1(limits: configuration.webhook.limits, gauge: metrics.listenerGauge(.admin)),
             configuration: .init(
                 address: .hostname(adminListen.host, port: adminListen.port), serverName: "hdp-retry-agent-admin"),
             onServerRunning: { channel in
@@ -155,13 +158,16 @@ public enum AgentApplication {
                 "journal": "\(configuration.journal.path)", "fsync": "\(configuration.journal.fsync.rawValue)",
             ]
         )
-        let group = ServiceGroup(
-            configuration: .init(
-                services: [.init(service: core), .init(service: adminApp)],
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger
-            )
+        var groupConfiguration = ServiceGroupConfiguration(
+            services: [.init(service: core), .init(service: adminApp)],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger
         )
+        // Within the 30 s a service manager gives before SIGKILL: work in flight is bounded by
+        // hdp.timeout and the journal's last flush by a few tries; anything still running then is
+        // cancelled rather than killed.
+        groupConfiguration.maximumGracefulShutdownDuration = Self.gracefulShutdownLimit
+        let group = ServiceGroup(configuration: groupConfiguration)
         do {
             try await group.run()
         } catch {

@@ -67,7 +67,9 @@ struct AgentCore: Service {
                 if let fsyncSeconds { metrics.journalFsync.record(.nanoseconds(Int64(fsyncSeconds * 1e9))) }
                 metrics.journalBytes.set(Double(size))
             case .compacted(let size): metrics.journalBytes.set(Double(size))
-            case .failed, .recovered: break
+            case .failed: metrics.journalWriteErrors.increment()
+            case .compactionFailed: metrics.journalCompactionFailures.increment()
+            case .recovered: break
             }
         }
         var storeSettings = FileStore.Settings()
@@ -108,7 +110,9 @@ struct AgentCore: Service {
         let scheme = verifier.scheme
         let webhookApp = Application(
             router: webhookRouter,
-            server: WebhookHandler.serverBuilder(maxBodyBytes: configuration.webhook.maxBodyBytes),
+            server: WebhookHandler.serverBuilder(
+                maxBodyBytes: configuration.webhook.maxBodyBytes, limits: configuration.webhook.limits,
+                gauge: metrics.listenerGauge(.webhook)),
             configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "hdp-retry-agent"),
             onServerRunning: { channel in
                 readiness.markListening()

@@ -56,6 +56,18 @@ extension AgentConfiguration {
                     webhook.maxBodyBytes = value
                 }
             }
+            if let value = section.take("max_connections")?.int(log, what: "webhook.max_connections", in: 1...1_000_000)
+            {
+                webhook.limits.maxConnections = value
+            }
+            if let value = section.take("request_timeout")?.duration(log, what: "webhook.request_timeout") {
+                webhook.limits.requestTimeout = value
+            }
+            if let value = section.take("max_header_bytes")?.int(
+                log, what: "webhook.max_header_bytes", in: 1024...1_048_576)
+            {
+                webhook.limits.maxHeaderBytes = value
+            }
             if let item = section.take("dedup_window"),
                 let value = item.duration(log, what: "webhook.dedup_window")
             {

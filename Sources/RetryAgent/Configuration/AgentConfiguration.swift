@@ -33,6 +33,8 @@ public struct AgentConfiguration: Sendable {
     public struct Webhook: Sendable {
         public var path = "/webhooks/hdp"
         public var maxBodyBytes = 65_536
+        /// `webhook.max_connections`, `request_timeout`, `max_header_bytes` (both listeners).
+        public var limits = ListenerLimits()
         public var dedupWindow: Duration = .seconds(86_400)
         public var scheme: SignatureScheme = .standardWebhooks
         public var header = "X-Signature-256"

@@ -38,6 +38,14 @@ public final class AgentMetrics: Sendable {
     private let episodes: [EpisodeOutcome: Counter]
     private let circuitTransitions: [BreakerSnapshot.State: Counter]
     private let rulesReloads: [ReloadResult: Counter]
+    private let listenerConnections: [Listener: Gauge]
+    private let listenerClosed: [Listener: [ListenerCloseReason: Counter]]
+
+    /// The agent's two listeners, for the `listener` label.
+    public enum Listener: String, Sendable, Hashable, CaseIterable {
+        case webhook
+        case admin
+    }
     let callDuration: DurationHistogram
     let pendingRetries: Gauge
     let inFlight: Gauge
@@ -47,6 +55,8 @@ public final class AgentMetrics: Sendable {
     let journalBytes: Gauge
     let journalFsync: DurationHistogram
     let journalCompactions: Counter
+    let journalCompactionFailures: Counter
+    let journalWriteErrors: Counter
     let journalTruncatedBytes: Counter
     let rulesLastReloadSuccessful: Gauge
     let rulesLoaded: Gauge
@@ -78,6 +88,33 @@ public final class AgentMetrics: Sendable {
         )
         rulesReloads = counters(
             "hdp_retry_rules_reloads_total", "result", ReloadResult.allCases, "Rule reloads by result.")
+        listenerConnections = Dictionary(
+            uniqueKeysWithValues: Listener.allCases.map { listener in
+                (
+                    listener,
+                    registry.makeGauge(
+                        descriptor: .named("hdp_retry_listener_connections", help: "Connections open on a listener."),
+                        labels: [("listener", listener.rawValue)])
+                )
+            })
+        listenerClosed = Dictionary(
+            uniqueKeysWithValues: Listener.allCases.map { listener in
+                (
+                    listener,
+                    Dictionary(
+                        uniqueKeysWithValues: ListenerCloseReason.allCases.map { reason in
+                            (
+                                reason,
+                                registry.makeCounter(
+                                    descriptor: .named(
+                                        "hdp_retry_listener_closed_connections_total",
+                                        help:
+                                            "Connections a listener closed on its own: a request not whole in time, or one connection too many."
+                                    ), labels: [("listener", listener.rawValue), ("reason", reason.rawValue)])
+                            )
+                        })
+                )
+            })
         callDuration = registry.makeDurationHistogram(
             descriptor: .named(
                 "hdp_retry_call_duration_seconds", help: "Duration of HDP API calls (status checks and retries)."),
@@ -108,6 +145,14 @@ public final class AgentMetrics: Sendable {
             ])
         journalCompactions = registry.makeCounter(
             descriptor: .named("hdp_retry_journal_compactions_total", help: "Journal compactions."))
+        journalCompactionFailures = registry.makeCounter(
+            descriptor: .named(
+                "hdp_retry_journal_compaction_failures_total",
+                help: "Compactions given up because the snapshot could not be written (appends went on)."))
+        journalWriteErrors = registry.makeCounter(
+            descriptor: .named(
+                "hdp_retry_journal_write_errors_total",
+                help: "Journal writes and fsyncs that failed (deliveries answer 503 until one succeeds)."))
         journalTruncatedBytes = registry.makeCounter(
             descriptor: .named(
                 "hdp_retry_journal_truncated_bytes_total", help: "Bytes of torn journal tails cut off at start."))
@@ -154,6 +199,13 @@ public final class AgentMetrics: Sendable {
         circuitTransitions[state]?.increment()
         circuitState.set(state.gaugeValue)
     }
+    /// A gauge of `listener`'s open connections and counters of what it closed, for its limits.
+    public func listenerGauge(_ listener: Listener) -> ListenerGauge {
+        let open = listenerConnections[listener]
+        let closed = listenerClosed[listener] ?? [:]
+        return ListenerGauge(onClose: { closed[$0]?.increment() }, onOpenChange: { open?.set(Double($0)) })
+    }
+
     public func rulesReload(success: Bool, loaded: Int?) {
         rulesReloads[success ? .success : .failure]?.increment()
         rulesLastReloadSuccessful.set(success ? 1.0 : 0.0)

@@ -45,25 +45,21 @@ public struct WebhookHandler: Sendable {
         logger.log(level: level, message, metadata: metadata)
     }
 
-    /// How long a connection may go without a byte from the client, whether idle between
-    /// requests, in the middle of its headers or in the middle of a body, before the server
-    /// closes it. A sender that stalls (or a client holding connections open on purpose) costs a
-    /// file descriptor and a buffer only this long, and a graceful shutdown never waits on it
-    /// longer (the deployments give the agent 30 s to stop).
+    /// How long a connection may go without a byte from the client between requests before the
+    /// server closes it. A client holding connections open costs a file descriptor and a buffer
+    /// only this long, and a graceful shutdown never waits on it longer (the deployments give the
+    /// agent 30 s to stop). A request itself is bounded by `webhook.request_timeout`.
     public static let idleTimeout: Duration = .seconds(15)
 
-    /// The HTTP server of the webhook listener: HTTP/1.1 that answers `Expect: 100-continue` for
-    /// bodies up to `maxBodyBytes`, closes a connection after a 413, and closes one after
-    /// `idleTimeout` without a byte from the client.
+    /// The HTTP server of the webhook listener: HTTP/1.1 with ``ListenerLimits`` (connection cap,
+    /// whole-request deadline, header block limit, idle timeout) that answers
+    /// `Expect: 100-continue` for bodies up to `maxBodyBytes` and closes a connection after a 413.
     public static func serverBuilder(
-        maxBodyBytes: Int = 65_536, idleTimeout: Duration = Self.idleTimeout
+        maxBodyBytes: Int = 65_536, limits: ListenerLimits = ListenerLimits(), gauge: ListenerGauge = ListenerGauge()
     ) -> HTTPServerBuilder {
-        .http1(
-            configuration: .init(
-                additionalChannelHandlers: [
-                    ContinueBeforeBody(maxBodyBytes: maxBodyBytes), CloseAfterOversizedBody(),
-                ],
-                idleTimeout: TimeAmount(idleTimeout)))
+        .limitedHTTP1(limits: limits, gauge: gauge) {
+            [ContinueBeforeBody(maxBodyBytes: maxBodyBytes), CloseAfterOversizedBody()]
+        }
     }
 
     /// Adds `POST path` (and `POST path/{token}` for url-token senders) to `router`.
