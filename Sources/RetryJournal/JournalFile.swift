@@ -217,6 +217,11 @@ public final class JournalFile: Sendable {
             let fd = open(temporary, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
             guard fd >= 0 else { return ("open \(temporary)", errno) }
             var written = 0
+            if let code = faults?.inject(.replace) {
+                close(fd)
+                unlink(temporary)
+                return ("write \(temporary)", code)
+            }
             while written < bytes.count {
                 let count = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + written, bytes.count - written) }
                 if count < 0 {
@@ -276,6 +281,8 @@ public struct JournalFaults: Sendable {
         case write
         /// An `fdatasync` after appending, or of ``JournalFile/sync()``.
         case fsync
+        /// The write of a compaction's snapshot into its temporary file.
+        case replace
     }
 
     /// Returns the `errno` to fail `operation` with, or `nil` to let it run.

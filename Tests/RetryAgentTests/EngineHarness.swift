@@ -84,6 +84,7 @@ func withEngine<T: Sendable>(
     storeSettings: FileStore.Settings = FileStore.Settings(),
     classify: @escaping @Sendable (RuleEvent) -> Classification = simpleClassifier,
     faults: JournalFaults? = nil,
+    policy: FsyncPolicy = .always,
     logger: Logger = silentLogger,
     metrics: AgentMetrics = AgentMetrics(version: "test"),
     _ body: (EngineHarness) async throws -> T
@@ -92,7 +93,13 @@ func withEngine<T: Sendable>(
     defer { try? FileManager.default.removeItem(atPath: directory) }
     let journalPath = directory + "/journal.jsonl"
     let file = try JournalFile(path: journalPath, faults: faults)
-    let writer = JournalWriter(file: file, policy: .always, durableSeq: 0, logger: logger)
+    let writer = JournalWriter(file: file, policy: policy, durableSeq: 0, logger: logger) { event in
+        switch event {
+        case .failed: metrics.journalWriteErrors.increment()
+        case .compactionFailed: metrics.journalCompactionFailures.increment()
+        default: break
+        }
+    }
     let clock = ManualClock()
     let store = FileStore(
         ledger: Ledger(dedupWindow: storeSettings.dedupWindow), file: file, writer: writer, settings: storeSettings
