@@ -92,13 +92,11 @@ extension EndToEndTests {
             }
         }
 
-        @Test("an agent that cannot be reached is exit code 3 with the URL tried, at once")
+        @Test("an agent that cannot be reached is exit code 3 with the URL tried")
         func unreachable() async throws {
             try await EndToEndHarness.run { e2e in
-                let started = ContinuousClock.now
                 let result = try await e2e.tool(["tasks", "list", "--admin", "http://127.0.0.1:1"])
                 #expect(result.status == 3)
-                #expect(ContinuousClock.now - started < .seconds(5), "a refused connection is not retried")
                 #expect(result.output.contains("cannot reach the agent's admin listener at http://127.0.0.1:1"))
             }
         }
