@@ -152,18 +152,35 @@ public struct WebhookVerifier: Sendable, CustomStringConvertible {
 
     /// The decoded `v1` signatures of a `webhook-signature` list. Entries of other versions
     /// (`v1a`, `v2`, …) and entries that cannot be read are skipped, as the reference libraries do.
-    /// A list joined from two headers (`v1,AAA, v1,BBB`) reads the same as one: an entry's
-    /// trailing commas are the join's, never base64's.
+    ///
+    /// The list is read as a run of `version,signature` pairs separated by spaces or commas, so a
+    /// list joined from two headers (`v1,AAA, v1,BBB` or `v1,AAA,v1,BBB`) reads the same as one:
+    /// base64 never holds a space or a comma, and a signature is never a short version word.
     static func versionOneSignatures(in list: String) -> [[UInt8]] {
-        list.split(separator: " ", omittingEmptySubsequences: true).compactMap { raw in
-            var entry = raw
-            while entry.last == "," { entry = entry.dropLast() }
-            guard let comma = entry.firstIndex(of: ","), entry[..<comma] == "v1" else { return nil }
-            guard let bytes = SignatureKeys.base64Decoded(entry[entry.index(after: comma)...]),
+        let tokens = list.split(whereSeparator: { $0 == " " || $0 == "," })
+        var signatures: [[UInt8]] = []
+        var index = 0
+        while index < tokens.count {
+            let token = tokens[index]
+            // A version word followed by another version word has lost its signature (`v1 v1,AAA`).
+            guard isVersion(token), index + 1 < tokens.count, !isVersion(tokens[index + 1]) else {
+                index += 1
+                continue
+            }
+            if token == "v1", let bytes = SignatureKeys.base64Decoded(tokens[index + 1]),
                 bytes.count == Crypto.sha256Length
-            else { return nil }
-            return bytes
+            {
+                signatures.append(bytes)
+            }
+            index += 2
         }
+        return signatures
+    }
+
+    /// `v` and up to seven letters or digits: a signature version (`v1`, `v1a`, `v2`).
+    private static func isVersion(_ token: Substring) -> Bool {
+        token.count <= 8 && token.first == "v"
+            && token.dropFirst().allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber) }
     }
 
     /// A delivery id is kept as a dedup key: at most 256 printable ASCII characters.

@@ -50,4 +50,14 @@ import Testing
             #expect(response.status == .notFound)
         }
     }
+
+    /// The scheme of `Authorization` is case-insensitive (RFC 9110 §11.1); before, `bearer` and
+    /// `BEARER` were refused.
+    @Test(arguments: [
+        ("Bearer s3cret-token", true), ("bearer s3cret-token", true), ("BEARER s3cret-token", true),
+        ("Bearer wrong", false), ("Basic s3cret-token", false), ("s3cret-token", false), ("", false),
+    ])
+    func bearerSchemeInAnyCase(header: String, allowed: Bool) {
+        #expect(AdminRoutes.bearer(header, matches: "s3cret-token") == allowed)
+    }
 }

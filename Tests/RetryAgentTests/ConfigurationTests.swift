@@ -159,6 +159,39 @@ struct ConfigurationTests {
         #expect(message.hasPrefix(prefix), "\(message)")
     }
 
+    /// Before: 2562048h trapped (the agent crashed at start), a zero rate busy-looped the
+    /// dispatcher, and a dedup window shorter than the signature tolerance let a replay inside the
+    /// tolerance pass as a new delivery.
+    @Test(
+        "a value outside its bounds names the key and its line",
+        arguments: [
+            ("hdp:\n  timeout: 2562048h\n", "agent.yaml:2:12: hdp.timeout must be at most 87600h (10 years)"),
+            ("hdp:\n  timeout: 0s\n", "agent.yaml:2:12: hdp.timeout must be longer than zero"),
+            (
+                "dispatch:\n  rate_per_second: 0\n",
+                "agent.yaml:2:20: dispatch.rate_per_second must be more than 0 and at most 10000, not 0"
+            ),
+            (
+                "dispatch:\n  max_in_flight: 0\n",
+                "agent.yaml:2:18: dispatch.max_in_flight must be between 1 and 1024, not 0"
+            ),
+            (
+                "circuit_breaker:\n  failure_rate: 1.5\n",
+                "agent.yaml:2:17: circuit_breaker.failure_rate must be more than 0 and at most 1, not 1.5"
+            ),
+            (
+                "webhook:\n  dedup_window: 1m\n",
+                "agent.yaml:2:17: webhook.dedup_window (1m) must be at least webhook.signature.tolerance (5m), or a replay inside the tolerance would pass as a new delivery"
+            ),
+            (
+                "webhook:\n  max_connections: 0\n",
+                "agent.yaml:2:20: webhook.max_connections must be between 1 and 1000000, not 0"
+            ),
+        ])
+    func outOfBounds(yaml: String, expected: String) throws {
+        #expect(try Self.error(yaml) == expected)
+    }
+
     @Test(
         "a word outside its set names the key, its line and the words it may be",
         arguments: [

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import HDPSimulator
 import Logging
+import NIOCore
 import RetryTesting
 import Synchronization
 import Testing
@@ -267,5 +268,22 @@ struct CapturingLogHandler: LogHandler {
     func log(event: LogEvent) {
         let merged = metadata.merging(event.metadata ?? [:]) { $1 }
         store.append("\(event.level) \(event.message) \(merged)")
+    }
+}
+
+/// Which transport failures leave the request certainly unsent, and which may have reached HDP.
+@Suite struct OutcomeClassificationTests {
+    @Test(arguments: [
+        (HTTPClientError.connectTimeout as any Error, false), (HTTPClientError.deadlineExceeded, true),
+        (HTTPClientError.readTimeout, true), (HTTPClientError.remoteConnectionClosed, true),
+        (IOError(errnoCode: ECONNREFUSED, reason: "connect"), false),
+        (IOError(errnoCode: ECONNRESET, reason: "read"), true),
+        (IOError(errnoCode: EPIPE, reason: "write"), true),
+        (IOError(errnoCode: EHOSTUNREACH, reason: "connect"), false),
+    ])
+    func unknownOrNot(error: any Error, unknown: Bool) {
+        let outcome = HTTPHDPClient.classify(error)
+        #expect(outcome.outcomeUnknown == unknown, "\(error) → \(outcome)")
+        #expect(outcome.isBreakerFailure)
     }
 }

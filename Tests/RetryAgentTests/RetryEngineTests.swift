@@ -186,6 +186,71 @@ import Testing
         #expect(await fixture.store.records.isEmpty)
     }
 
+    /// A retry whose answer never came (a timeout, a connection lost after sending) may have
+    /// been queued by HDP. Before, its `attempt_finished` cleared the attempt: with
+    /// `confirm_status: false` the next try POSTed again (a second paid proving run), and with
+    /// `true` a `superseded` ending did not count the retry HDP took.
+    @Test(arguments: [HDPCallOutcome.timeout, .connectionLost("connection reset")])
+    func anUnknownOutcomeIsCheckedBeforeAnyOtherCall(outcome: HDPCallOutcome) async throws {
+        var settings = EngineSettings()
+        settings.dispatch.confirmStatus = false
+        let client = ScriptedHDPClient(
+            defaultStatus: .status(TaskStatusInfo(status: "TraceGenStarted", errorMessage: nil, updatedAt: nil)))
+        client.scriptRetries(Self.taskA, [outcome])
+        let fixture = Fixture(settings: settings, client: client)
+        _ = try await fixture.deliver(Self.taskA, id: "m1")
+        fixture.clock.advance(by: 10)
+        await fixture.dispatch()
+        #expect(client.calls == [.retry(Self.taskA)])
+        #expect(await fixture.store.ledger.tasks[Self.taskA]?.episode?.inFlightAttempt == 1)
+        // The next try begins with a status check, although confirm_status is off; HDP shows the
+        // task re-running, so the retry went through: it ends superseded and counts.
+        fixture.clock.advance(by: 3600)
+        await fixture.dispatch()
+        #expect(client.calls == [.retry(Self.taskA), .status(Self.taskA)])
+        let entry = try #require(await fixture.store.ledger.tasks[Self.taskA])
+        #expect(entry.state == .ended(.superseded))
+        #expect(entry.attempts == 1)
+        guard case .episodeEnded(let ended)? = await fixture.store.records.last?.body else {
+            Issue.record("the episode did not end with a record")
+            return
+        }
+        #expect(ended.reason == .interruptedAttemptWentThrough && ended.countsAttempt)
+    }
+
+    /// When the status check shows the task still failed, HDP did not take the retry: it is
+    /// sent again as the same attempt, once.
+    @Test func anUnknownOutcomeStillFailedIsRetriedOnce() async throws {
+        let client = ScriptedHDPClient()
+        client.scriptRetries(Self.taskA, [.timeout])
+        let fixture = Fixture(client: client)
+        _ = try await fixture.deliver(Self.taskA, id: "m1")
+        fixture.clock.advance(by: 10)
+        await fixture.dispatch()
+        fixture.clock.advance(by: 3600)
+        await fixture.dispatch()
+        #expect(client.retries(of: Self.taskA) == 2)
+        #expect(await fixture.state(Self.taskA) == .ended(.retried))
+        #expect(await fixture.store.ledger.tasks[Self.taskA]?.attempts == 1)
+    }
+
+    /// A refused connection never reached HDP: the attempt is over, and with
+    /// `confirm_status: false` the next try goes straight to the call.
+    @Test func aCallThatNeverLeftIsNotAnUnknownOutcome() async throws {
+        var settings = EngineSettings()
+        settings.dispatch.confirmStatus = false
+        let client = ScriptedHDPClient()
+        client.scriptRetries(Self.taskA, [.networkError("connection refused")])
+        let fixture = Fixture(settings: settings, client: client)
+        _ = try await fixture.deliver(Self.taskA, id: "m1")
+        fixture.clock.advance(by: 10)
+        await fixture.dispatch()
+        #expect(await fixture.store.ledger.tasks[Self.taskA]?.episode?.inFlightAttempt == nil)
+        fixture.clock.advance(by: 3600)
+        await fixture.dispatch()
+        #expect(client.calls == [.retry(Self.taskA), .retry(Self.taskA)])
+    }
+
     @Test func theDispatcherLoopWakesOnVirtualTime() async throws {
         let fixture = Fixture()
         let dispatcher = Dispatcher(engine: fixture.engine, client: fixture.client, clock: fixture.clock, metrics: nil)

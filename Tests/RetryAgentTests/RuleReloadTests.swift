@@ -65,6 +65,28 @@ struct RuleReloadTests {
         #expect(recorder.results.withLock { $0.map(\.succeeded) } == [false, true])
     }
 
+    /// Before, a duration of 2562048h or more trapped while the reload compiled the rules: the
+    /// agent died, and crash-looped on restart because the file was still there.
+    @Test("a rules file with an impossible duration is refused on reload; the agent keeps going")
+    func impossibleDurationOnReload() async throws {
+        let folder = try TemporaryFolder()
+        let file = try folder.write("rules.yaml", Self.yaml(marker: "a", attempts: 1))
+        let store = RuleStore(try RuleSetLoader.load(path: file).ruleSet)
+        let original = store.current
+        let reloader = reloader(file, store, Recorder())
+        try folder.write(
+            "rules.yaml",
+            "version: 1\nrules:\n  - {name: x, action: retry, backoff: {initial: 9999999999h}}\ndefault: {action: give_up}"
+        )
+        let result = await reloader.reload()
+        #expect(!result.succeeded)
+        #expect(
+            result.diagnostics.map(\.description) == [
+                "\(file):3:49: backoff initial must be at most 87600h (10 years)"
+            ])
+        #expect(store.current === original)
+    }
+
     @Test("the watcher reloads a change once it is stable for one poll, and not again")
     func watch() async throws {
         let folder = try TemporaryFolder()

@@ -94,6 +94,16 @@ struct RuleValidationTests {
         Case(
             label: "max_attempts zero", yaml: "version: 1\ndefaults: {max_attempts: 0}" + defaultLine,
             expected: ["r.yaml:2:26: max_attempts must be between 1 and 100, not 0"]),
+        // Before, 2562048h and more trapped converting to nanoseconds: `rules check` crashed, and a
+        // hot reload killed the agent (which then crash-looped on its own rules).
+        Case(
+            label: "duration over ten years",
+            yaml: "version: 1\ndefaults: {backoff: {initial: 2562048h}}" + defaultLine,
+            expected: ["r.yaml:2:31: backoff initial must be at most 87600h (10 years)"]),
+        Case(
+            label: "duration summing past ten years",
+            yaml: "version: 1\ndefaults: {backoff: {max: 87600h1ms}}" + defaultLine,
+            expected: ["r.yaml:2:27: backoff max must be at most 87600h (10 years)"]),
         Case(
             label: "negative duration", yaml: "version: 1\ndefaults: {backoff: {max: -5s}}" + defaultLine,
             expected: ["r.yaml:2:27: backoff max must be a duration such as 500ms, 30s, 10m or 24h"]),

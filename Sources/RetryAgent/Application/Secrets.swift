@@ -40,7 +40,8 @@ enum Secrets {
     /// `WEBHOOK_SECRETS`, else `webhook.signature.secrets_file`, else a generated secret kept in
     /// `./var/webhook-secret` (mode 0600) and reused on later starts.
     static func webhookSecrets(
-        configuration: AgentConfiguration, environment: [String: String], logger: Logger
+        configuration: AgentConfiguration, environment: [String: String], logger: Logger,
+        generatedPath: String = generatedSecretPath
     ) throws(ConfigurationError) -> [WebhookSecret] {
         if configuration.webhook.scheme == .none { return [] }
         if let list = environment["WEBHOOK_SECRETS"] {
@@ -58,7 +59,7 @@ enum Secrets {
             }
             return secrets.map { WebhookSecret(value: $0.text, origin: "\(path) line \($0.line)") }
         }
-        return [try generatedSecret(scheme: configuration.webhook.scheme, logger: logger)]
+        return [try generatedSecret(scheme: configuration.webhook.scheme, path: generatedPath, logger: logger)]
     }
 
     /// Where a generated webhook secret lives.
@@ -67,13 +68,10 @@ enum Secrets {
     /// The secret generated on an earlier start, or a new one. A file left empty (a crash while it
     /// was being written) is replaced; one that cannot be read is an error that says what to do.
     private static func generatedSecret(
-        scheme: SignatureScheme, logger: Logger
-    ) throws(ConfigurationError)
-        -> WebhookSecret
-    {
-        let path = generatedSecretPath
+        scheme: SignatureScheme, path: String, logger: Logger
+    ) throws(ConfigurationError) -> WebhookSecret {
         if FileManager.default.fileExists(atPath: path) {
-            let existing = try lines(of: path, what: "the generated webhook secret", logger: logger)
+            let existing = try lines(of: path, what: "the generated webhook secret", logger: logger, generated: true)
             if let secret = existing.first {
                 logger.notice("using the generated webhook secret", metadata: ["secret_file": "\(path)"])
                 return WebhookSecret(value: secret.text, origin: path)
@@ -143,7 +141,7 @@ enum Secrets {
 
     /// The non-empty lines of a secret file, trimmed, with their 1-based line numbers.
     private static func lines(
-        of path: String, what: String, logger: Logger?
+        of path: String, what: String, logger: Logger?, generated: Bool = false
     ) throws(ConfigurationError) -> [(
         text: String, line: Int
     )] {
@@ -152,7 +150,7 @@ enum Secrets {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
             var message = "cannot read \(what) \(path): \(error.localizedDescription)"
-            if path == generatedSecretPath {
+            if generated {
                 message += "; fix its permissions, or delete it to have a new secret generated"
             }
             throw ConfigurationError([message])

@@ -135,7 +135,7 @@ extension AgentConfiguration {
                 dispatch.maxInFlight = value
             }
             if let value = section.take("rate_per_second")?.double(
-                log, what: "dispatch.rate_per_second", in: 0.001...10_000, lowerOpen: true)
+                log, what: "dispatch.rate_per_second", in: 0...10_000, lowerOpen: true)
             {
                 dispatch.ratePerSecond = value
             }
@@ -211,8 +211,12 @@ extension YAMLValue {
         guard let value = double(log, what: what) else { return nil }
         let aboveLower = lowerOpen ? value > range.lowerBound : value >= range.lowerBound
         guard aboveLower, value <= range.upperBound else {
-            let lower = lowerOpen && range.lowerBound == 0 ? "more than 0" : "at least \(range.lowerBound)"
-            log.error("\(what) must be \(lower) and at most \(range.upperBound), not \(value)", at: location)
+            func text(_ number: Double) -> String {
+                number.rounded() == number && abs(number) < 1e15 ? String(Int(number)) : String(number)
+            }
+            let lower = lowerOpen ? "more than \(text(range.lowerBound))" : "at least \(text(range.lowerBound))"
+            log.error(
+                "\(what) must be \(lower) and at most \(text(range.upperBound)), not \(text(value))", at: location)
             return nil
         }
         return value
