@@ -122,6 +122,10 @@ struct AgentSettings: Sendable {
     var logLevel = "info"
     /// `journal.compact_above_bytes`: small values make the agent compact while under test.
     var compactAboveBytes = 67_108_864
+    /// `hdp.base_url`; `nil` is the harness's simulator.
+    var hdpURL: String?
+    /// Sends the agent's standard error here (a path: a file or a FIFO) instead of its log file.
+    var standardError: String?
 }
 
 /// A running agent and where its two listeners are (both bind port 0; the log says which).
@@ -272,7 +276,7 @@ final class EndToEndHarness: Sendable {
         let configuration = """
             listen: 127.0.0.1:0
             admin_listen: 127.0.0.1:0
-            hdp: {base_url: "\(simulatorURL)", timeout: 10s, confirm_status: \(settings.confirmStatus)}
+            hdp: {base_url: "\(settings.hdpURL ?? simulatorURL)", timeout: 10s, confirm_status: \(settings.confirmStatus)}
             rules: {path: "\(directory)/rules.yaml", watch: false}
             journal: {path: "\(journalPath)", fsync: always, compact_above_bytes: \(settings.compactAboveBytes)}
             dispatch: {max_in_flight: \(settings.maxInFlight), rate_per_second: 500, burst: 100}
@@ -290,6 +294,16 @@ final class EndToEndHarness: Sendable {
         var environment = Self.cleanEnvironment()
         environment["WEBHOOK_SECRETS"] = secret
         if let key = settings.apiKey { environment["HDP_API_KEY"] = key }
+        if let standardError = settings.standardError {
+            // `exec`: the registered child is the agent itself, with its standard error redirected.
+            return try children.start(
+                URL(fileURLWithPath: "/bin/sh"),
+                [
+                    "-c", #"exec "$0" serve --config "$1" 2>"$2""#, agentBinary.path, directory + "/agent.yaml",
+                    standardError,
+                ],
+                environment: environment, directory: directory, log: "agent")
+        }
         return try children.start(
             agentBinary, ["serve", "--config", directory + "/agent.yaml"], environment: environment,
             directory: directory, log: "agent")
