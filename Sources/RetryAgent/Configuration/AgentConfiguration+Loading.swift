@@ -89,6 +89,7 @@ extension AgentConfiguration {
             problems.append("hdp.base_url: '\(hdp.baseURL)' is not an http(s) URL")
         }
         if !webhook.path.hasPrefix("/") { problems.append("webhook.path must start with /") }
+        problems += reconcileProblems()
         if !problems.isEmpty { throw ConfigurationError(problems) }
     }
 }

@@ -19,6 +19,8 @@ public struct AgentConfiguration: Sendable {
     public var log = Log()
     public var admin = Admin()
     public var retryAfterCap: Duration = .seconds(3600)
+    /// `reconcile.*`: sweeps of HDP's task list for failures whose webhook never arrived.
+    public var reconcile = ReconcileSettings()
 
     public struct HDP: Sendable {
         public var baseURL = "https://staging.hdp.api.herodotus.cloud"
