@@ -11,7 +11,10 @@ struct HDPRetryAgent: AsyncParsableCommand {
         commandName: "hdp-retry-agent",
         abstract: "Keeps Herodotus Data Processor tasks alive: verified, classified, deduplicated retries.",
         version: RetryAgentVersion.current,
-        subcommands: [ServeCommand.self, RulesCommand.self, JournalCommand.self, SendCommand.self, VersionCommand.self]
+        subcommands: [
+            ServeCommand.self, RulesCommand.self, JournalCommand.self, ReconcileCommand.self, SendCommand.self,
+            VersionCommand.self,
+        ]
     )
 }
 
