@@ -57,7 +57,13 @@ public struct TaskEntry: Sendable, Hashable {
     /// a sweep and a late webhook never double a failure). Like the stale rule, it compares HDP's
     /// times with the agent's, so it takes the two clocks to agree to within a webhook's delivery
     /// time; it never takes a sender's `timestamp` as a time the agent decided anything.
-    public var decidedThrough: Date?
+    public var decidedThrough: Date? {
+        get { decidedThroughStorage == .distantPast ? nil : decidedThroughStorage }
+        set { decidedThroughStorage = newValue ?? .distantPast }
+    }
+    /// ``decidedThrough``, `distantPast` for none: a plain `Date` keeps the entry at 48 bytes where
+    /// an optional one would make it 56 (the task table is what replay walks).
+    private var decidedThroughStorage = Date.distantPast
     /// The time of the last record about the task (for retention).
     public var updatedAt: Date
     private var episodeStorage: EpisodeStorage?
