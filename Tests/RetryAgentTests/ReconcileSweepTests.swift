@@ -18,6 +18,8 @@ final class ListingHDPClient: HDPClient {
         var calls: [(page: Int, perPage: Int, search: String?)] = []
         var inFlight = 0
         var mostInFlight = 0
+        /// The most items a page holds, whatever was asked for (an API with a cap of its own).
+        var cap = Int.max
     }
 
     let state = Mutex(State())
@@ -42,6 +44,8 @@ final class ListingHDPClient: HDPClient {
     func force(page: Int, _ outcome: HDPListOutcome) { state.withLock { $0.forced[page] = outcome } }
 
     var pagesAsked: [Int] { state.withLock { $0.calls.map(\.page) } }
+    /// How many sweeps began: calls for page 1.
+    var firstPages: Int { pagesAsked.count { $0 == 1 } }
     var mostInFlight: Int { state.withLock { $0.mostInFlight } }
 
     func listTasks(page: Int, perPage: Int, search: String?) async -> HDPListOutcome {
@@ -54,8 +58,9 @@ final class ListingHDPClient: HDPClient {
         return state.withLock { state in
             state.inFlight -= 1
             if let forced = state.forced[page] { return forced }
-            let start = min(state.items.count, (page - 1) * perPage)
-            let slice = state.items[start..<min(state.items.count, start + perPage)]
+            let size = min(perPage, state.cap)
+            let start = min(state.items.count, (page - 1) * size)
+            let slice = state.items[start..<min(state.items.count, start + size)]
             return .page(Array(#"{"tasks":[\#(slice.joined(separator: ","))],"page":\#(page)}"#.utf8))
         }
     }
@@ -191,7 +196,24 @@ struct ReconcileSweepTests {
         #expect(client.scripted.retries(of: task) == 1)
     }
 
-    @Test("paging stops at reconcile.max_pages, and at the first short page")
+    @Test("an API that serves fewer than asked for, or a list shorter than a page: paged to an empty or shorter page")
+    func shortPages() async throws {
+        let clock = ManualClock()
+        let client = ListingHDPClient()
+        for task in Self.tasks.prefix(7) { client.list(task, status: "Received", error: nil, at: clock.now) }
+        client.state.withLock { $0.cap = 3 }
+        let target = LedgerSweepTarget(
+            ledger: Ledger(dedupWindow: .seconds(86_400)), dispatch: DispatchSettings(), clock: clock,
+            classify: simpleClassifier)
+        let capped = await Self.sweep(client, clock: clock, settings: Self.settings(perPage: 10)).run(against: target)
+        #expect(capped.stop == .lastPage && capped.pages == 3 && capped.listed == 7)
+        client.state.withLock { $0.cap = .max }
+        let small = await Self.sweep(client, clock: clock, settings: Self.settings(perPage: 10)).run(against: target)
+        #expect(small.stop == .lastPage && small.pages == 2 && small.listed == 7)
+        #expect(client.pagesAsked == [1, 2, 3, 1, 2])
+    }
+
+    @Test("paging stops at reconcile.max_pages, and at the first shorter page")
     func pagingIsBounded() async throws {
         let clock = ManualClock()
         let client = ListingHDPClient()
@@ -287,7 +309,7 @@ struct ReconcileSweepTests {
         let clock = ManualClock()
         let gate = Gate()
         let client = ListingHDPClient { page in if page == 1 { await gate.pass() } }
-        client.list(Self.tasks[0], at: clock.now)
+        for task in Self.tasks.prefix(3) { client.list(task, at: clock.now) }
         let engine = RetryEngine(
             store: MemoryStore(), breaker: .closed, settings: EngineSettings(), clock: clock, metrics: nil,
             logger: silentLogger, classify: simpleClassifier)
@@ -313,15 +335,15 @@ struct ReconcileSweepTests {
                 Issue.record("no report")
                 return
             }
-            #expect(client.pagesAsked == [1, 1])
-            #expect(report.verdicts == [.openEpisode: 1])
+            #expect(client.pagesAsked == [1, 2, 1, 2])
+            #expect(report.verdicts == [.openEpisode: 3])
             #expect(client.mostInFlight == 1)
             // The next periodic sweep is due an interval after the last one began.
             clock.advance(by: 59)
             try await Task.sleep(for: .milliseconds(50))
-            #expect(client.pagesAsked == [1, 1])
+            #expect(client.firstPages == 2)
             clock.advance(by: 1)
-            try await waitUntil { client.pagesAsked == [1, 1, 1] }
+            try await waitUntil { client.pagesAsked == [1, 2, 1, 2, 1, 2] }
             group.cancelAll()
         }
         let samples = MetricsScrapeTests.Exposition(metrics.exposition()).samples

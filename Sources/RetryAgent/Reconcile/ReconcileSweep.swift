@@ -15,9 +15,14 @@ public protocol SweepTarget: Sendable {
 }
 
 /// One reconciliation sweep (SPEC §7): pages `GET /tasks` from page 1 — each page after a token of
-/// the rate limit, none while the breaker holds calls back — until a page comes back short, or
+/// the rate limit, none while the breaker holds calls back — until the last page, or
 /// `reconcile.max_pages` pages are read, or a call fails; and sends each missed failure
 /// (``Reconciliation/verdict(for:entry:now:lookback:)``) through the target's delivery path.
+///
+/// The last page is an empty one, or one shorter than an earlier page of the sweep. A first page
+/// shorter than `per_page` is not taken for the last: an API that serves fewer than it was asked
+/// for (a cap of its own, or a page size it does not take) would otherwise keep every later page
+/// out of sight. A list shorter than one page costs one more call, for an empty page.
 ///
 /// A task listed twice in one sweep (the list moved while it was paged: HDP lists the most
 /// recently updated first) is looked at once. A failed call ends the sweep: what the pages before
@@ -45,6 +50,7 @@ public struct ReconcileSweep: Sendable {
         let started = clock.now
         var report = SweepReport(stop: .maxPages, startedAt: started, finishedAt: started)
         var seen: Set<TaskID> = []
+        var longestPage = 0
         paging: for page in 1...max(1, settings.maxPages) {
             if let stop = await permit(target, stopping: stopping) {
                 report.stop = stop
@@ -75,10 +81,11 @@ public struct ReconcileSweep: Sendable {
                 report.stop = stop
                 break paging
             }
-            if read.itemCount < settings.perPage {
+            if read.itemCount == 0 || read.itemCount < longestPage {
                 report.stop = .lastPage
                 break paging
             }
+            longestPage = max(longestPage, read.itemCount)
         }
         report.finishedAt = clock.now
         return report

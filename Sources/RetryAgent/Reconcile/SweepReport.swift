@@ -6,7 +6,7 @@ import RetryCore
 public struct SweepReport: Sendable, Hashable {
     /// Why the sweep stopped paging.
     public enum Stop: String, Sendable, Hashable, CaseIterable {
-        /// A page held fewer items than asked for: the list is read to its end.
+        /// A page held no items, or fewer than an earlier page: the list is read to its end.
         case lastPage = "last_page"
         /// `reconcile.max_pages` pages were read.
         case maxPages = "max_pages"

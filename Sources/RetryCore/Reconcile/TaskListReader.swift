@@ -58,7 +58,7 @@ public struct ListedTask: Sendable, Hashable {
 public struct ListedPage: Sendable, Hashable {
     /// The items that have a task id and a status, in the order listed.
     public var tasks: [ListedTask]
-    /// Every item on the page, readable or not: a page with fewer items than asked for is the last.
+    /// Every item on the page, readable or not (how a sweep tells the last page).
     public var itemCount: Int
     /// Why each unreadable item could not be read (no or invalid task id, no status), in order.
     public var unreadable: [String]
