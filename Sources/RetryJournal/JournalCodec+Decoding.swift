@@ -69,6 +69,13 @@ extension JournalCodec {
             return value
         }
 
+        func optionalEnumeration<T: RawRepresentable>(_ name: String, _: T.Type) throws(DecodeError) -> T?
+        where T.RawValue == String {
+            guard let text = try optionalString(name) else { return nil }
+            guard let value = T(rawValue: text) else { throw fail(name) }
+            return value
+        }
+
         func task(_ name: String) throws(DecodeError) -> TaskID? {
             guard let text = try optionalString(name) else { return nil }
             guard let task = TaskID(text) else { throw fail(name) }
@@ -100,7 +107,8 @@ extension JournalCodec {
                     noticeTime: try data.optionalDate("notice_time"),
                     decision: try data.enumeration("decision", DeliveryDecision.self),
                     reason: try data.enumeration("reason", DeliveryReason.self),
-                    rule: try data.optionalString("rule"), schedule: try optionalSchedule(data.members["schedule"])
+                    rule: try data.optionalString("rule"), schedule: try optionalSchedule(data.members["schedule"]),
+                    source: try data.optionalEnumeration("source", DeliverySource.self) ?? .webhook
                 )
             )
         case "attempt_started":
@@ -152,7 +160,8 @@ extension JournalCodec {
             body = .taskSnapshot(
                 TaskSnapshot(
                     attempts: try data.int("attempts"), lastAcceptedAt: try data.optionalDate("last_accepted_at"),
-                    state: try data.enumeration("state", TaskState.self), episode: episode
+                    state: try data.enumeration("state", TaskState.self), episode: episode,
+                    decidedThrough: try data.optionalDate("decided_through")
                 )
             )
         case "deliveries_snapshot":

@@ -11,6 +11,7 @@ extension JournalCodec.FastDecoder {
     private static let jitters = BackoffPolicy.Jitter.allCases
     private static let calls: [CallKind] = [.retry, .status]
     private static let breakerStates: [BreakerSnapshot.State] = [.closed, .open, .halfOpen]
+    private static let sources = DeliverySource.allCases
 
     private static func equals(_ bytes: UnsafeRawBufferPointer, _ text: StaticString) -> Bool {
         guard bytes.count == text.utf8CodeUnitCount, let base = bytes.baseAddress else { return false }
@@ -45,6 +46,7 @@ extension JournalCodec.FastDecoder {
     private mutating func delivery() -> DeliveryRecord? {
         guard key("delivery_id", first: true), let deliveryIDBytes = plainString(),
             let deliveryID = DeliveryID(utf8: deliveryIDBytes),
+            case .some(let source) = optionalSource(),
             key("correlation_id", first: false), let correlationID = string(),
             key("status", first: false), let status = word(),
             case .some(let error) = optionalWord("error"),
@@ -60,7 +62,15 @@ extension JournalCodec.FastDecoder {
         }
         return DeliveryRecord(
             deliveryID: deliveryID, correlationID: correlationID, status: status, error: error,
-            noticeTime: noticeTime, decision: decision, reason: reason, rule: rule, schedule: schedule)
+            noticeTime: noticeTime, decision: decision, reason: reason, rule: rule, schedule: schedule,
+            source: source ?? .webhook)
+    }
+
+    /// The `source` of a delivery, written only when not `webhook`: `.some(nil)` when absent.
+    private mutating func optionalSource() -> DeliverySource?? {
+        guard key("source", first: false) else { return .some(nil) }
+        guard let source = enumeration(Self.sources) else { return nil }
+        return .some(source)
     }
 
     private mutating func attemptStarted() -> AttemptStarted? {
@@ -116,7 +126,8 @@ extension JournalCodec.FastDecoder {
     private mutating func taskSnapshot() -> TaskSnapshot? {
         guard key("attempts", first: true), let attempts = int(),
             case .some(let lastAcceptedAt) = optionalDate("last_accepted_at"),
-            key("state", first: false), let state = enumeration(Self.taskStates)
+            key("state", first: false), let state = enumeration(Self.taskStates),
+            case .some(let decidedThrough) = optionalDate("decided_through")
         else { return nil }
         var episode: Episode?
         if key("episode", first: false) {
@@ -134,7 +145,9 @@ extension JournalCodec.FastDecoder {
                 openedSeq: UInt64(openedSeq), openedAt: openedAt, correlationID: correlationID, schedule: schedule,
                 status: status, error: error, tries: tries, inFlightAttempt: inFlightAttempt)
         }
-        return TaskSnapshot(attempts: attempts, lastAcceptedAt: lastAcceptedAt, state: state, episode: episode)
+        return TaskSnapshot(
+            attempts: attempts, lastAcceptedAt: lastAcceptedAt, state: state, episode: episode,
+            decidedThrough: decidedThrough)
     }
 
     private mutating func deliveriesSnapshot() -> [SeenDelivery]? {

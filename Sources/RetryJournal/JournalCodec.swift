@@ -139,6 +139,8 @@ public enum JournalCodec {
         switch body {
         case .delivery(let delivery):
             writer.field("delivery_id", delivery.deliveryID.description)
+            // Only when not `webhook`: most lines, and every journal from before, go without it.
+            if delivery.source != .webhook { writer.field("source", delivery.source.rawValue) }
             writer.field("correlation_id", delivery.correlationID)
             writer.field("status", delivery.status)
             writer.field("error", delivery.error)
@@ -178,6 +180,7 @@ public enum JournalCodec {
             writer.field("attempts", snapshot.attempts)
             writer.field("last_accepted_at", snapshot.lastAcceptedAt)
             writer.field("state", snapshot.state.rawValue)
+            writer.field("decided_through", snapshot.decidedThrough)
             if let episode = snapshot.episode {
                 writer.key("episode")
                 writer.beginObject()

@@ -12,7 +12,8 @@ struct HDPRetryAgent: AsyncParsableCommand {
         abstract: "Keeps Herodotus Data Processor tasks alive: verified, classified, deduplicated retries.",
         version: RetryAgentVersion.current,
         subcommands: [
-            ServeCommand.self, RulesCommand.self, JournalCommand.self, TasksCommand.self, SendCommand.self,
+            ServeCommand.self, RulesCommand.self, JournalCommand.self, TasksCommand.self, ReconcileCommand.self,
+            SendCommand.self,
             VersionCommand.self,
         ]
     )

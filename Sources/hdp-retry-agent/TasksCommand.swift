@@ -511,7 +511,7 @@ enum HistoryText {
             if let reason = text("reason"), reason != "rule" { what += " (\(reason))" }
             parts.append(what)
             if let due = relative("schedule.due") { parts.append("due \(due)") }
-            if let source = text("source") { parts.append("from \(source)") }
+            if let source = text("source"), source != "webhook" { parts.append("from \(source)") }
             parts.append(failure(status: text("status"), error: text("error")))
         case "attempt_started":
             parts.append("attempt \(text("attempt") ?? "?")")

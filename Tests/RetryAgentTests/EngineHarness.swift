@@ -160,11 +160,13 @@ final class ScriptedHDPClient: HDPClient {
     enum Call: Sendable, Hashable {
         case status(TaskID)
         case retry(TaskID)
+        case list(page: Int, perPage: Int, search: String?)
     }
 
     private struct Script {
         var status: [TaskID: [HDPStatusOutcome]] = [:]
         var retry: [TaskID: [HDPCallOutcome]] = [:]
+        var list: [HDPListOutcome] = []
         var calls: [Call] = []
     }
 
@@ -188,6 +190,11 @@ final class ScriptedHDPClient: HDPClient {
         script.withLock { $0.retry[task, default: []] += outcomes }
     }
 
+    /// Queues answers to the next list calls, in order (an empty list once they are used up).
+    func scriptList(_ outcomes: [HDPListOutcome]) {
+        script.withLock { $0.list += outcomes }
+    }
+
     /// Every call so far, in order.
     var calls: [Call] { script.withLock { $0.calls } }
 
@@ -203,6 +210,13 @@ final class ScriptedHDPClient: HDPClient {
                 return next
             }
             return defaultStatus
+        }
+    }
+
+    func listTasks(page: Int, perPage: Int, search: String?) async -> HDPListOutcome {
+        script.withLock { script in
+            script.calls.append(.list(page: page, perPage: perPage, search: search))
+            return script.list.isEmpty ? .page(Array("[]".utf8)) : script.list.removeFirst()
         }
     }
 

@@ -78,7 +78,7 @@ public struct TaskAnswer: ResponseEncodable, Sendable, Hashable {
                 due: ISO8601.format(episode.schedule.due), status: episode.status, error: episode.error,
                 tries: episode.tries, inFlightAttempt: episode.inFlightAttempt, correlationID: episode.correlationID)
         }
-        self.history = history?.map(JournalCodec.fields(of:))
+        self.history = history?.map(Self.historyEntry(_:))
     }
 }
 

@@ -11,18 +11,22 @@ public struct AdminRoutes: Sendable {
     public let metrics: AgentMetrics
     public let readiness: Readiness
     public let reload: (@Sendable () async -> RulesReloadResult)?
-    /// When set, `POST /-/reload` and `/tasks` need `Authorization: Bearer <token>`.
+    /// When set, `POST /-/reload`, `POST /-/reconcile` and `/tasks` need `Authorization: Bearer <token>`.
     public let token: String?
+    /// Runs a reconciliation sweep (`POST /-/reconcile`); `nil` answers before the reconciler runs.
+    public let reconcile: (@Sendable () async -> Reconciler.RequestOutcome?)?
 
     public init(
         engine: @escaping @Sendable () -> RetryEngine?, metrics: AgentMetrics, readiness: Readiness,
-        reload: (@Sendable () async -> RulesReloadResult)?, token: String?
+        reload: (@Sendable () async -> RulesReloadResult)?, token: String?,
+        reconcile: (@Sendable () async -> Reconciler.RequestOutcome?)? = nil
     ) {
         self.engine = engine
         self.metrics = metrics
         self.readiness = readiness
         self.reload = reload
         self.token = token
+        self.reconcile = reconcile
     }
 
     public func register<Context: RequestContext>(on router: Router<Context>) {
@@ -33,7 +37,7 @@ public struct AdminRoutes: Sendable {
     /// The methods each admin path answers, for `Allow` (HEAD goes with GET).
     static let allowedMethods: [(path: RouterPath, methods: [HTTPRequest.Method])] = [
         ("/metrics", [.get, .head]), ("/healthz", [.get, .head]), ("/readyz", [.get, .head]),
-        ("/-/reload", [.post]), ("/tasks", [.get]), ("/tasks/{id}", [.get]),
+        ("/-/reload", [.post]), ("/-/reconcile", [.post]), ("/tasks", [.get]), ("/tasks/{id}", [.get]),
     ]
 
     /// `GET /tasks` answers at most this many tasks, whatever `limit` asks.
@@ -87,6 +91,10 @@ public struct AdminRoutes: Sendable {
                 reloaded: result.succeeded, rules: result.ruleCount, reason: result.failureReason,
                 diagnostics: result.diagnostics.map(\.description))
             return JSONAnswer.response(result.succeeded ? .ok : .unprocessableContent, answer)
+        }
+        router.post("/-/reconcile") { request, _ in
+            if let denied = authorize(request) { return denied }
+            return await reconcileNow()
         }
         router.get("/tasks") { request, _ in
             if let denied = authorize(request) { return denied }

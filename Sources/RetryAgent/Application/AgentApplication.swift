@@ -121,10 +121,12 @@ public enum AgentApplication {
         }
 
         let engineHandle = EngineHandle()
+        let reconcilerHandle = ReconcilerHandle()
         let adminRouter = Router()
         AdminRoutes(
             engine: { engineHandle.engine }, metrics: metrics, readiness: readiness,
-            reload: { await reloader.reload() }, token: adminToken
+            reload: { await reloader.reload() }, token: adminToken,
+            reconcile: { await reconcilerHandle.reconciler?.requestSweep() }
         ).register(on: adminRouter)
         let adminApp = Application(
             router: adminRouter,
@@ -147,7 +149,7 @@ public enum AgentApplication {
         let core = AgentCore(
             configuration: configuration, dryRun: dryRun, file: file, store: store, reloader: reloader,
             verifier: verifier, parser: parser, client: client, listen: listen, metrics: metrics,
-            readiness: readiness, engineHandle: engineHandle, logger: logger
+            readiness: readiness, engineHandle: engineHandle, reconcilerHandle: reconcilerHandle, logger: logger
         )
 
         logger.notice(

@@ -35,6 +35,7 @@ struct AgentCore: Service {
     let metrics: AgentMetrics
     let readiness: Readiness
     let engineHandle: EngineHandle
+    let reconcilerHandle: ReconcilerHandle
     let logger: Logger
 
     func run() async throws {
@@ -99,6 +100,11 @@ struct AgentCore: Service {
         readiness.markReplayed()
 
         let dispatcher = Dispatcher(engine: engine, client: client, clock: clock, metrics: metrics)
+        let reconciler = Reconciler(
+            sweep: ReconcileSweep(
+                settings: configuration.effectiveReconcile, client: client, clock: clock, logger: logger),
+            target: EngineSweepTarget(engine: engine), metrics: metrics.reconcile, logger: logger)
+        reconcilerHandle.publish(reconciler)
         let webhookRouter = Router()
         WebhookHandler(
             verifier: verifier, parser: parser, engine: engine, maxBodyBytes: configuration.webhook.maxBodyBytes,
@@ -131,6 +137,7 @@ struct AgentCore: Service {
                 services: [
                     .init(service: writer),
                     .init(service: dispatcher),
+                    .init(service: reconciler),
                     .init(service: reloader),
                     .init(service: webhookApp),
                     .init(service: StopAccepting(engine: engine)),

@@ -101,6 +101,7 @@ extension AgentConfiguration {
                 "\(place)webhook.dedup_window (\(DurationText.format(webhook.dedupWindow))) must be at least webhook.signature.tolerance (\(DurationText.format(webhook.tolerance))), or a replay inside the tolerance would pass as a new delivery"
             )
         }
+        problems += reconcileProblems()
         if !problems.isEmpty { throw ConfigurationError(problems) }
     }
 }

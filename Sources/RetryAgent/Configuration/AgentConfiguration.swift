@@ -22,6 +22,8 @@ public struct AgentConfiguration: Sendable {
     public var retryAfterCap: Duration = .seconds(3600)
     /// Where keys were set in the configuration file, for errors that involve more than one key.
     var locations: [String: SourceLocation] = [:]
+    /// `reconcile.*`: sweeps of HDP's task list for failures whose webhook never arrived.
+    public var reconcile = ReconcileSettings()
 
     public struct HDP: Sendable {
         public var baseURL = "https://staging.hdp.api.herodotus.cloud"

@@ -39,7 +39,7 @@ public struct DeliveryRefusal: Error, Sendable, Hashable, CustomStringConvertibl
 public final class RetryEngine: Sendable {
     public let settings: EngineSettings
     public let store: any RetryStore
-    private let machine: Mutex<DispatchMachine>
+    let machine: Mutex<DispatchMachine>
     private let classify: @Sendable (RuleEvent) -> Classification
     private let clock: any AgentClock
     private let jitter: @Sendable () -> Double

@@ -26,9 +26,9 @@ public struct HTTPHDPClient: HDPClient, CustomStringConvertible, CustomReflectab
     public let baseURL: String
     /// How long one call may take in total.
     public let timeout: Duration
-    private let apiKey: RedactedSecret?
+    let apiKey: RedactedSecret?
     private let httpClient: HTTPClient
-    private let logger: Logger
+    let logger: Logger
     private let now: @Sendable () -> Date
 
     /// Creates a client for the HDP API at `baseURL`.
@@ -139,7 +139,7 @@ public struct HTTPHDPClient: HDPClient, CustomStringConvertible, CustomReflectab
     }
 
     /// The outcome of a non-success answer, the same for both endpoints.
-    private func mapFailure(status: Int, headers: HTTPHeaders, body: [UInt8]) -> HDPCallOutcome {
+    func mapFailure(status: Int, headers: HTTPHeaders, body: [UInt8]) -> HDPCallOutcome {
         switch status {
         case 404: return .notFound
         case 400: return .rejected(details: Self.details(from: body))
@@ -204,20 +204,21 @@ enum HDPExchange: Sendable {
 
 /// Transport: the bounded exchange and the mapping of transport errors.
 extension HTTPHDPClient {
-    /// Runs `request` within ``timeout``, measured from now over the whole exchange.
+    /// Runs `request` within ``timeout``, measured from now over the whole exchange, keeping at
+    /// most `maxBodyBytes` of the answer's body.
     ///
     /// AsyncHTTPClient's deadline ends at the response head, so the exchange is also raced against
     /// a timer that fires a little later (``timeoutGrace``): until the head, AsyncHTTPClient's own
     /// failure wins and says more (a refused connection is reported as refused, not as a timeout);
     /// after it, the timer bounds a body that never ends.
-    func exchange(_ request: HTTPClientRequest) async -> HDPExchange {
+    func exchange(_ request: HTTPClientRequest, maxBodyBytes: Int = Self.maxBodyBytes) async -> HDPExchange {
         let deadline = ContinuousClock.now + timeout + Self.timeoutGrace
         let components = timeout.components
         let nanoseconds = components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000
         let ahcDeadline = NIODeadline.now() + .nanoseconds(nanoseconds)
         return await withTaskGroup(of: HDPExchange?.self) { group in
             group.addTask {
-                await perform(request, deadline: ahcDeadline)
+                await perform(request, deadline: ahcDeadline, maxBodyBytes: maxBodyBytes)
             }
             group.addTask {
                 try? await Task.sleep(until: deadline, clock: .continuous)
@@ -229,7 +230,9 @@ extension HTTPHDPClient {
         }
     }
 
-    private func perform(_ request: HTTPClientRequest, deadline: NIODeadline) async -> HDPExchange {
+    private func perform(
+        _ request: HTTPClientRequest, deadline: NIODeadline, maxBodyBytes: Int
+    ) async -> HDPExchange {
         let response: HTTPClientResponse
         do {
             response = try await httpClient.execute(request, deadline: deadline, logger: logger)
@@ -239,9 +242,9 @@ extension HTTPHDPClient {
         var body: [UInt8] = []
         do {
             for try await chunk in response.body {
-                let room = Self.maxBodyBytes - body.count
+                let room = maxBodyBytes - body.count
                 body.append(contentsOf: chunk.readableBytesView.prefix(room))
-                if body.count >= Self.maxBodyBytes { break }
+                if body.count >= maxBodyBytes { break }
             }
         } catch {
             // The status line arrived, and it is what decides the outcome; a body cut short

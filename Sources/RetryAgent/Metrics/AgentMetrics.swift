@@ -60,6 +60,8 @@ public final class AgentMetrics: Sendable {
     let journalTruncatedBytes: Counter
     let rulesLastReloadSuccessful: Gauge
     let rulesLoaded: Gauge
+    /// `hdp_retry_reconcile_*`.
+    public let reconcile: ReconcileMetrics
     private let process: ProcessMetrics
 
     public init(version: String, registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
@@ -165,6 +167,7 @@ public final class AgentMetrics: Sendable {
             descriptor: .named("hdp_retry_build_info", help: "Build information; the value is always 1."),
             labels: [("version", version)])
         buildInfo.set(1.0)
+        reconcile = ReconcileMetrics(registry: registry)
         process = ProcessMetrics(registry: registry)
     }
 

@@ -22,6 +22,18 @@ public struct DispatchSettings: Sendable, Hashable {
     public init() {}
 }
 
+/// The answer to ``DispatchMachine/permitListCall(now:)``.
+public enum ListCallPermit: Sendable, Hashable {
+    /// A token was taken: the call may go out.
+    case granted
+    /// No token now; the next one comes at this time.
+    case wait(until: Date)
+    /// The breaker holds HDP calls back: open (cool-down not over) or half-open.
+    case breakerOpen
+    /// The agent is stopping.
+    case stopping
+}
+
 /// One due task handed to the dispatcher.
 public struct WorkItem: Sendable, Hashable {
     public var task: TaskID
@@ -243,6 +255,22 @@ public struct DispatchMachine: Sendable {
     /// Stops admitting work; what is in flight finishes.
     public mutating func beginStopping() {
         isStopping = true
+    }
+
+    /// Whether an HDP call outside the work items — a page of a reconciliation sweep's
+    /// `GET /tasks` — may go out at `now`. It takes a token from the same bucket as the work items
+    /// (one rate limit on everything the agent asks HDP), and is refused while the breaker holds
+    /// calls back: open with its cool-down not over, or half-open (its probes decide). Its result
+    /// is not recorded in the breaker: a list endpoint that fails must not stop retries.
+    public mutating func permitListCall(now: Date) -> ListCallPermit {
+        guard !isStopping else { return .stopping }
+        switch breaker.state {
+        case .halfOpen: return .breakerOpen
+        case .open where (breaker.snapshot.openUntil ?? .distantFuture) > now: return .breakerOpen
+        case .open, .closed: break
+        }
+        if bucket.take(now: now) { return .granted }
+        return .wait(until: bucket.nextToken(now: now))
     }
 
     /// When to look for due work again, given the store's earliest due time.

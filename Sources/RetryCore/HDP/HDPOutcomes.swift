@@ -10,6 +10,17 @@ public protocol HDPClient: Sendable {
     func status(of task: TaskID) async -> HDPStatusOutcome
     /// `POST /tasks/{id}/retry` with `X-API-KEY`.
     func retry(_ task: TaskID) async -> HDPCallOutcome
+    /// `GET /tasks?hdp_tasks_page=&hdp_tasks_per_page=&hdp_tasks_search=` (a reconciliation
+    /// sweep's page, SPEC §7): the 200 body, for ``TaskListReader`` to read.
+    func listTasks(page: Int, perPage: Int, search: String?) async -> HDPListOutcome
+}
+
+/// The answer to a page of the task list.
+public enum HDPListOutcome: Sendable, Hashable {
+    /// 200, with its body.
+    case page([UInt8])
+    /// Anything else, mapped as for the other endpoints.
+    case failure(HDPCallOutcome)
 }
 
 /// What HDP said about a task's status.

@@ -11,12 +11,17 @@ public struct DeliveryInput: Sendable {
     /// The id's dedup key, hashed once here for the lookup and the record.
     public let deliveryKey: DeliveryKey
     public var correlationID: String
+    /// The webhook listener, or a reconciliation sweep.
+    public var source: DeliverySource
 
-    public init(notice: FailureNotice, deliveryID: String, correlationID: String) {
+    public init(
+        notice: FailureNotice, deliveryID: String, correlationID: String, source: DeliverySource = .webhook
+    ) {
         self.notice = notice
         self.deliveryID = DeliveryID(deliveryID)
         self.deliveryKey = DeliveryKey(id: self.deliveryID)
         self.correlationID = correlationID
+        self.source = source
     }
 }
 
@@ -57,8 +62,10 @@ public enum Decisions {
     ///
     /// In order: a delivery id seen within the window is a duplicate; a status that is not a
     /// failure is ignored; a notice older than the task's last accepted retry is stale and
-    /// ignored; a task with an open episode coalesces; otherwise the rules decide, and a task at
-    /// its rule's `max_attempts` is exhausted. `jitter` is a random number in `[0, 1]`.
+    /// ignored; a task with an open episode coalesces; a notice whose failure was decided already
+    /// under another delivery id (not later than ``TaskEntry/decidedThrough``: a reconciliation
+    /// sweep and the failure's webhook) is ignored; otherwise the rules decide, and a task at its
+    /// rule's `max_attempts` is exhausted. `jitter` is a random number in `[0, 1]`.
     ///
     /// `seen` is the delivery remembered under the input's key inside the dedup window, `entry`
     /// the task's entry (`nil` for a task never seen).
@@ -79,15 +86,16 @@ public enum Decisions {
                     deliveryID: input.deliveryID, deliveryKey: input.deliveryKey, correlationID: input.correlationID,
                     status: notice.status,
                     error: notice.error.map { truncated($0, to: maximumErrorBytes) }, noticeTime: notice.timestamp,
-                    decision: decision, reason: reason, rule: rule, schedule: schedule
+                    decision: decision, reason: reason, rule: rule, schedule: schedule, source: input.source
                 )
             )
         }
         guard TaskStatusInfo.isFailure(notice.status) else { return record(.ignored, .notAFailure) }
-        if let lastAccepted = entry?.lastAcceptedAt, let sent = notice.timestamp, sent < lastAccepted {
-            return record(.ignored, .stale)
-        }
+        if let entry, let sent = notice.timestamp, entry.isStale(failureAt: sent) { return record(.ignored, .stale) }
         if entry?.episode != nil { return record(.coalesced, .openEpisode, rule: entry?.episode?.schedule.rule) }
+        if let entry, let sent = notice.timestamp, entry.hasDecided(failureAt: sent) {
+            return record(.ignored, .alreadyDecided)
+        }
         let classification = classify(notice.ruleEvent)
         switch classification.action {
         case .ignore: return record(.ignored, .rule, rule: classification.rule)

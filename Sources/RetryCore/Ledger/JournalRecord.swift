@@ -85,32 +85,38 @@ public struct DeliveryRecord: Sendable, Hashable {
     public var rule: String?
     /// Present when the decision opened an episode: the policy it runs under.
     public var schedule: EpisodeSchedule?
+    /// Where the delivery came from: the webhook listener, or a reconciliation sweep.
+    public var source: DeliverySource
 
     public init(
         deliveryID: String, correlationID: String, status: String, error: String?, noticeTime: Date?,
-        decision: DeliveryDecision, reason: DeliveryReason, rule: String?, schedule: EpisodeSchedule?
+        decision: DeliveryDecision, reason: DeliveryReason, rule: String?, schedule: EpisodeSchedule?,
+        source: DeliverySource = .webhook
     ) {
         self.init(
             deliveryID: DeliveryID(deliveryID), correlationID: correlationID, status: status, error: error,
-            noticeTime: noticeTime, decision: decision, reason: reason, rule: rule, schedule: schedule)
+            noticeTime: noticeTime, decision: decision, reason: reason, rule: rule, schedule: schedule, source: source)
     }
 
     /// A delivery whose id is already a ``DeliveryID`` (the decoder reads it from the line's bytes).
     public init(
         deliveryID: DeliveryID, correlationID: String, status: String, error: String?, noticeTime: Date?,
-        decision: DeliveryDecision, reason: DeliveryReason, rule: String?, schedule: EpisodeSchedule?
+        decision: DeliveryDecision, reason: DeliveryReason, rule: String?, schedule: EpisodeSchedule?,
+        source: DeliverySource = .webhook
     ) {
         self.init(
             deliveryID: deliveryID, deliveryKey: DeliveryKey(id: deliveryID), correlationID: correlationID,
             status: status, error: error, noticeTime: noticeTime, decision: decision, reason: reason, rule: rule,
-            schedule: schedule)
+            schedule: schedule, source: source)
     }
 
     /// A delivery whose id's key was worked out already (``DeliveryInput`` hashes it once for the
     /// dedup lookup and the record); `deliveryKey` must be `DeliveryKey(id: deliveryID)`.
     init(
         deliveryID: DeliveryID, deliveryKey: DeliveryKey, correlationID: String, status: String, error: String?,
-        noticeTime: Date?, decision: DeliveryDecision, reason: DeliveryReason, rule: String?, schedule: EpisodeSchedule?
+        noticeTime: Date?, decision: DeliveryDecision, reason: DeliveryReason, rule: String?,
+        schedule: EpisodeSchedule?,
+        source: DeliverySource = .webhook
     ) {
         self.deliveryID = deliveryID
         self.deliveryKey = deliveryKey
@@ -122,6 +128,7 @@ public struct DeliveryRecord: Sendable, Hashable {
         self.reason = reason
         self.rule = rule
         self.schedule = schedule
+        self.source = source
     }
 }
 
@@ -247,12 +254,17 @@ public struct TaskSnapshot: Sendable, Hashable {
     public var lastAcceptedAt: Date?
     public var state: TaskState
     public var episode: Episode?
+    /// ``TaskEntry/decidedThrough``; absent in snapshots written before reconciliation existed.
+    public var decidedThrough: Date?
 
-    public init(attempts: Int, lastAcceptedAt: Date?, state: TaskState, episode: Episode?) {
+    public init(
+        attempts: Int, lastAcceptedAt: Date?, state: TaskState, episode: Episode?, decidedThrough: Date? = nil
+    ) {
         self.attempts = attempts
         self.lastAcceptedAt = lastAcceptedAt
         self.state = state
         self.episode = episode
+        self.decidedThrough = decidedThrough
     }
 }
 

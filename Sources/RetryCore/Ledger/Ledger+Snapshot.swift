@@ -16,7 +16,7 @@ extension Ledger {
         for (task, entry) in tasks.sorted(by: { $0.key < $1.key }) {
             let snapshot = TaskSnapshot(
                 attempts: entry.attempts, lastAcceptedAt: entry.lastAcceptedAt, state: entry.state,
-                episode: entry.episode)
+                episode: entry.episode, decidedThrough: entry.decidedThrough)
             records.append(JournalRecord(seq: seq, time: entry.updatedAt, task: task, body: .taskSnapshot(snapshot)))
         }
         let seen = deliveries.values.sorted { ($0.at, $0.key) < ($1.at, $1.key) }

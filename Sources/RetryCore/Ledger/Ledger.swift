@@ -50,6 +50,20 @@ public struct TaskEntry: Sendable, Hashable {
     /// When HDP last accepted a retry; notices older than this are stale.
     public var lastAcceptedAt: Date?
     public var state: TaskState = .ended(.ignored)
+    /// Failures of the task up to this time have been decided: the time of the last delivery
+    /// record whose failure the rules decided or that joined an open episode (not one that was
+    /// stale, not a failure, or already decided). A notice, or a failure in HDP's task list, not
+    /// later than this is one the agent has handled, whatever delivery id it comes under (SPEC §7:
+    /// a sweep and a late webhook never double a failure). Like the stale rule, it compares HDP's
+    /// times with the agent's, so it takes the two clocks to agree to within a webhook's delivery
+    /// time; it never takes a sender's `timestamp` as a time the agent decided anything.
+    public var decidedThrough: Date? {
+        get { decidedThroughStorage == .distantPast ? nil : decidedThroughStorage }
+        set { decidedThroughStorage = newValue ?? .distantPast }
+    }
+    /// ``decidedThrough``, `distantPast` for none: a plain `Date` keeps the entry at 48 bytes where
+    /// an optional one would make it 56 (the task table is what replay walks).
+    private var decidedThroughStorage = Date.distantPast
     /// The time of the last record about the task (for retention).
     public var updatedAt: Date
     private var episodeStorage: EpisodeStorage?
@@ -92,13 +106,14 @@ public struct TaskEntry: Sendable, Hashable {
 
     public static func == (lhs: TaskEntry, rhs: TaskEntry) -> Bool {
         lhs.attempts == rhs.attempts && lhs.lastAcceptedAt == rhs.lastAcceptedAt && lhs.state == rhs.state
-            && lhs.updatedAt == rhs.updatedAt && lhs.episode == rhs.episode
+            && lhs.decidedThrough == rhs.decidedThrough && lhs.updatedAt == rhs.updatedAt && lhs.episode == rhs.episode
     }
 
     public func hash(into hasher: inout Hasher) {
         hasher.combine(attempts)
         hasher.combine(lastAcceptedAt)
         hasher.combine(state)
+        hasher.combine(decidedThrough)
         hasher.combine(updatedAt)
         hasher.combine(episode)
     }
@@ -202,6 +217,7 @@ public struct Ledger: Sendable {
             entry.attempts = snapshot.attempts
             entry.lastAcceptedAt = snapshot.lastAcceptedAt
             entry.state = snapshot.state
+            entry.decidedThrough = snapshot.decidedThrough
             entry.episode = snapshot.episode
             tasks[task] = entry
             if let due = snapshot.episode?.schedule.due { schedule(task, due: due) }
@@ -234,6 +250,7 @@ public struct Ledger: Sendable {
             index = inserted
         }
         tasks.values[index].updatedAt = time
+        if delivery.decidesFailure { tasks.values[index].decidedThrough = time }
         switch delivery.decision {
         case .retryScheduled:
             guard let schedule = delivery.schedule else { return anomaly() }

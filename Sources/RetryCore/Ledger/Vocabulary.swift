@@ -74,6 +74,10 @@ public enum DeliveryReason: String, Sendable, Hashable, CaseIterable {
     case openEpisode = "open_episode"
     /// The task has had its rule's `max_attempts` accepted retries.
     case maxAttempts = "max_attempts"
+    /// The task's failure at the notice's time was decided already, under another delivery id: a
+    /// reconciliation sweep found it before its webhook arrived, or the other way round
+    /// (``TaskEntry/decidedThrough``).
+    case alreadyDecided = "already_decided"
 }
 
 /// Why an episode ended without an answered retry call (the `reason` of an `episode_ended` record).

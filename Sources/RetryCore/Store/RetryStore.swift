@@ -57,6 +57,10 @@ public protocol RetryStore: AnyObject, Sendable {
 
     /// The figures behind the gauges that describe the store's content.
     func gauges(now: Date) async -> StoreGauges
+
+    /// The entries of those of `tasks` the store knows (a reconciliation sweep looks up the
+    /// failed tasks of a page at once); tasks never seen are absent.
+    func entries(of tasks: [TaskID]) async -> [TaskID: TaskEntry]
 }
 
 /// The records a decision appends, and what it tells its caller.

@@ -126,6 +126,9 @@ struct AgentSettings: Sendable {
     var hdpURL: String?
     /// Sends the agent's standard error here (a path: a file or a FIFO) instead of its log file.
     var standardError: String?
+    /// `reconcile`, a YAML flow mapping: off (no periodic sweep) unless a scenario turns it on, so
+    /// that the webhook scenarios see only their own deliveries.
+    var reconcile = "{interval: 0}"
 }
 
 /// A running agent and where its two listeners are (both bind port 0; the log says which).
@@ -173,14 +176,15 @@ final class EndToEndHarness: Sendable {
     var journalPath: String { directory + "/journal.jsonl" }
 
     private init(
-        directory: String, http: HTTPClient, agentBinary: URL, simulatorURL: String, children: ChildRegistry
+        directory: String, http: HTTPClient, agentBinary: URL, simulatorURL: String, children: ChildRegistry,
+        secret: String
     ) throws {
         self.directory = directory
         self.http = http
         self.agentBinary = agentBinary
         self.simulatorURL = simulatorURL
         self.children = children
-        secret = "whsec_" + Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
+        self.secret = secret
         signer = try WebhookSigner(settings: SignatureSettings(scheme: .standardWebhooks, secrets: [secret]))
     }
 
@@ -199,15 +203,18 @@ final class EndToEndHarness: Sendable {
         configuration.timeout = .init(connect: .seconds(5), read: .seconds(30))
         let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         let children = ChildRegistry()
+        // The simulator signs the failure callbacks it sends (once a scenario gives it a URL) with
+        // the agents' secret, as a relay in front of HDP would.
+        let secret = "whsec_" + Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
         do {
             let simulator = try children.start(
-                simulatorBinary, ["--listen", "127.0.0.1:0", "--api-key", apiKey], environment: cleanEnvironment(),
-                directory: directory, log: "sim")
+                simulatorBinary, ["--listen", "127.0.0.1:0", "--api-key", apiKey, "--webhook-secret", secret],
+                environment: cleanEnvironment(), directory: directory, log: "sim")
             let port = try await listeningPort(of: simulator, marker: "address=http://127.0.0.1:")
             try await body(
                 EndToEndHarness(
                     directory: directory, http: http, agentBinary: agent, simulatorURL: "http://127.0.0.1:\(port)",
-                    children: children))
+                    children: children, secret: secret))
         } catch {
             for child in children.all {
                 FileHandle.standardError.write(Data("--- \(child.logPath) (tail)\n\(child.log.suffix(3000))\n".utf8))
@@ -289,6 +296,7 @@ final class EndToEndHarness: Sendable {
               max_open_for: \(settings.maxOpenFor)
               half_open_probes: 1
             log: {format: json, level: \(settings.logLevel)}
+            reconcile: \(settings.reconcile)
             """
         try configuration.write(toFile: directory + "/agent.yaml", atomically: true, encoding: .utf8)
         var environment = Self.cleanEnvironment()
