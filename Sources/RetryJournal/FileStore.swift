@@ -26,8 +26,8 @@ public actor FileStore: RetryStore {
     public enum Event: Sendable {
         /// Records were appended (not yet durable).
         case appended(records: Int)
-        /// A compaction snapshot was queued for the writer.
-        case compactionQueued(snapshotBytes: Int, tasks: Int)
+        /// A compaction began: its snapshot is being built and written in the background.
+        case compactionStarted(tasks: Int)
     }
 
     public nonisolated let file: JournalFile
@@ -35,10 +35,6 @@ public actor FileStore: RetryStore {
     public nonisolated let settings: Settings
     private var ledger: Ledger
     private let observe: @Sendable (Event) -> Void
-    /// The size of the last snapshot this process wrote; 0 until it writes one, so that a journal
-    /// already above the threshold at start is compacted at its first append instead of growing
-    /// without bound across restarts.
-    private var lastCompactedSize: Int64 = 0
     /// Compaction failures the writer reported that this store has seen.
     private var compactionFailuresSeen = 0
     /// After a failed compaction, no new one is tried before this time.
@@ -180,33 +176,40 @@ public actor FileStore: RetryStore {
         let failures = writer.compactionFailures
         if failures != compactionFailuresSeen {
             // The last snapshot was not written: the file was left as it was. Try again later,
-            // from scratch, rather than on every append.
+            // rather than on every append.
             compactionFailuresSeen = failures
-            lastCompactedSize = 0
             compactionBackoffUntil = now.addingTimeInterval(Self.compactionRetryDelay.secondsDouble)
         }
         if let until = compactionBackoffUntil, now < until { return }
+        // Above the threshold and twice the last snapshot: a journal already above it at start
+        // (no snapshot written by this process yet) is compacted at its first append.
         let size = file.size
-        guard size > settings.compactAboveBytes, size > 2 * lastCompactedSize else { return }
+        guard size > settings.compactAboveBytes, size > 2 * writer.lastSnapshotSize, !writer.isCompacting else {
+            return
+        }
         compact(now: now)
     }
 
     /// Rewrites the journal as a snapshot of the live state: delivery ids past the dedup window
-    /// and ended tasks past retention are dropped first (see ``JournalWriter/enqueueReplacement(_:lines:seq:)``).
+    /// and ended tasks past retention are dropped first. The snapshot is built from a copy of the
+    /// state and written in the background (see ``JournalWriter/compact(seq:build:)``): the store
+    /// goes on deciding, and the journal on taking appends, meanwhile.
     public func compact(now: Date) {
         let now = now.roundedToMilliseconds
         ledger.expireDeliveries(now: now)
         ledger.dropTasks(olderThan: settings.retention, now: now)
-        var bytes: [UInt8] = []
-        var lines: [LineInfo] = []
-        for record in ledger.snapshotRecords(at: now) {
-            let line = JournalCodec.encode(record)
-            bytes.append(contentsOf: line)
-            lines.append(LineInfo(task: record.task, length: line.count))
+        let snapshot = ledger
+        let started = writer.compact(seq: ledger.lastSeq) {
+            var bytes: [UInt8] = []
+            var lines: [LineInfo] = []
+            for record in snapshot.snapshotRecords(at: now) {
+                let line = JournalCodec.encode(record)
+                bytes.append(contentsOf: line)
+                lines.append(LineInfo(task: record.task, length: line.count, seq: record.seq))
+            }
+            return (bytes, lines)
         }
-        lastCompactedSize = Int64(bytes.count)
-        writer.enqueueReplacement(bytes, lines: lines, seq: ledger.lastSeq)
-        observe(.compactionQueued(snapshotBytes: bytes.count, tasks: ledger.tasks.count))
+        if started { observe(.compactionStarted(tasks: ledger.tasks.count)) }
     }
 
     // MARK: History

@@ -19,6 +19,8 @@ public final class JournalFile: Sendable {
         var fd: Int32
         /// Everything before this offset is whole, checksummed lines.
         var size: Int64
+        /// The file's length on disk: `size` plus a zero-filled tail written ahead of the records.
+        var allocated: Int64
     }
 
     private let state: Mutex<State>
@@ -73,13 +75,37 @@ public final class JournalFile: Sendable {
         }
         var info = stat()
         fstat(fd, &info)
+        let allocated = Int64(info.st_size)
         self.lockFD = lockFD
-        self.state = Mutex(State(fd: fd, size: Int64(info.st_size)))
+        self.state = Mutex(State(fd: fd, size: Self.endOfRecords(fd, length: allocated), allocated: allocated))
     }
 
     deinit {
         _ = state.withLock { close($0.fd) }
         close(lockFD)
+    }
+
+    /// Bytes written ahead of the records at a time: the journal grows by a zero-filled segment,
+    /// made durable once, and records are then written over the zeros. Writing into space that is
+    /// already allocated and on disk changes no file metadata, so the fdatasync after each batch
+    /// only has the batch's data to write (the file's size, and so its inode, stay as they are):
+    /// the same idea as etcd's preallocated WAL segments.
+    public static let segmentBytes: Int64 = 8 << 20
+
+    /// The end of the records in the first `length` bytes of `fd`: the file's length less a
+    /// trailing run of zero bytes (space written ahead; a record never holds a zero byte).
+    static func endOfRecords(_ fd: Int32, length: Int64) -> Int64 {
+        var end = length
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while end > 0 {
+            let count = Int(min(Int64(buffer.count), end))
+            let start = end - Int64(count)
+            let read = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, count, off_t(start)) }
+            guard read == count else { return end }
+            if let last = buffer[0..<count].lastIndex(where: { $0 != 0 }) { return start + Int64(last) + 1 }
+            end = start
+        }
+        return 0
     }
 
     private static func readPID(_ fd: Int32) -> Int? {
@@ -89,7 +115,7 @@ public final class JournalFile: Sendable {
         return Int(String(decoding: buffer[0..<count], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
     }
 
-    /// The current size in bytes (whole lines only).
+    /// The size of the records in bytes (whole lines only; the zeros written ahead are not counted).
     public var size: Int64 { state.withLock { $0.size } }
 
     /// Reads the whole file, into one array sized from `fstat` (no zero fill, no second copy).
@@ -148,22 +174,29 @@ public final class JournalFile: Sendable {
         let code: Int32? = state.withLock { state in
             guard ftruncate(state.fd, off_t(length)) == 0, fsync(state.fd) == 0 else { return errno }
             state.size = length
+            state.allocated = length
             return nil
         }
         if let code { throw .io("cannot truncate \(path): \(String(cString: strerror(code)))", errno: code) }
     }
 
-    /// Appends `bytes` (whole lines) at the end and, when `sync`, makes them durable.
+    /// Appends `bytes` (whole lines) after the last record and, when `sync`, makes them durable.
     ///
     /// Writes are positional from the last known good size: after a partial write or a failed
     /// fsync the next call rewrites the same region, so a failure never leaves half a line that a
-    /// later success would build on.
+    /// later success would build on. Records go into space allocated ahead (``segmentBytes`` of
+    /// zeros, made durable when written), so the fdatasync writes no metadata.
     public func append(_ bytes: [UInt8], sync: Bool) throws(JournalError) {
         let failure: (String, Int32)? = state.withLock { state in
+            if state.size + Int64(bytes.count) > state.allocated {
+                if let failure = Self.allocate(&state, atLeast: state.size + Int64(bytes.count), faults: faults) {
+                    return failure
+                }
+            }
             var written = 0
             while written < bytes.count {
                 if let code = faults?.inject(.write) {
-                    _ = ftruncate(state.fd, off_t(state.size))
+                    Self.cutBack(&state)
                     return ("write", code)
                 }
                 let count = bytes.withUnsafeBytes {
@@ -173,7 +206,7 @@ public final class JournalFile: Sendable {
                 if count < 0 {
                     if errno == EINTR { continue }
                     let code = errno
-                    _ = ftruncate(state.fd, off_t(state.size))
+                    Self.cutBack(&state)
                     return ("write", code)
                 }
                 written += count
@@ -181,12 +214,12 @@ public final class JournalFile: Sendable {
             // A failed fsync leaves the bytes in the file but not known to be durable: cut them
             // off, so a crash before the retry cannot replay a record that was answered 503.
             if sync, let code = faults?.inject(.fsync) {
-                _ = ftruncate(state.fd, off_t(state.size))
+                Self.cutBack(&state)
                 return ("fsync", code)
             }
             if sync, fdatasync(state.fd) != 0 {
                 let code = errno
-                _ = ftruncate(state.fd, off_t(state.size))
+                Self.cutBack(&state)
                 return ("fsync", code)
             }
             state.size += Int64(bytes.count)
@@ -195,6 +228,52 @@ public final class JournalFile: Sendable {
         if let (operation, code) = failure {
             throw .io("journal \(operation) failed on \(path): \(String(cString: strerror(code)))", errno: code)
         }
+    }
+
+    /// Removes whatever a failed append may have left after the last record (the space written
+    /// ahead goes with it, and is written again by the next append).
+    private static func cutBack(_ state: inout State) {
+        _ = ftruncate(state.fd, off_t(state.size))
+        state.allocated = state.size
+    }
+
+    /// Extends the file with zeros to a whole number of segments past `needed`, and makes the
+    /// new space durable (this fdatasync does write metadata: once a segment).
+    private static func allocate(
+        _ state: inout State, atLeast needed: Int64, faults: JournalFaults?
+    ) -> (
+        String, Int32
+    )? {
+        let target = (needed / segmentBytes + 1) * segmentBytes
+        let zeros = [UInt8](repeating: 0, count: 1 << 20)
+        var offset = state.allocated
+        while offset < target {
+            if let code = faults?.inject(.write) {
+                cutBack(&state)
+                return ("write", code)
+            }
+            let count = zeros.withUnsafeBytes {
+                pwrite(state.fd, $0.baseAddress!, Int(min(Int64(zeros.count), target - offset)), off_t(offset))
+            }
+            if count < 0 {
+                if errno == EINTR { continue }
+                let code = errno
+                cutBack(&state)
+                return ("write", code)
+            }
+            offset += Int64(count)
+        }
+        if let code = faults?.inject(.fsync) {
+            cutBack(&state)
+            return ("fsync", code)
+        }
+        guard fdatasync(state.fd) == 0 else {
+            let code = errno
+            cutBack(&state)
+            return ("fsync", code)
+        }
+        state.allocated = target
+        return nil
     }
 
     /// Makes everything written so far durable.
@@ -206,54 +285,93 @@ public final class JournalFile: Sendable {
         if let code { throw .io("journal fsync failed on \(path): \(String(cString: strerror(code)))", errno: code) }
     }
 
-    /// Replaces the journal's content with `bytes` atomically: temp file, fsync, rename, fsync of
-    /// the directory. The lock stays held throughout (it lives on a separate file).
-    public func replace(with bytes: [UInt8]) throws(JournalError) {
-        let temporary = path + ".compact.tmp"
-        let failure: (String, Int32)? = state.withLock { state in
-            // A new file every time (a leftover from a failed compaction is removed first), never
-            // opened through a link: O_TRUNC through a planted link would empty its target.
+    /// A compaction's snapshot written to its temporary file and made durable, waiting to take the
+    /// journal's place (``commitSnapshot(_:tail:)``) or to be dropped (``discardSnapshot(_:)``).
+    public struct PreparedSnapshot: Sendable {
+        fileprivate let fd: Int32
+        fileprivate let path: String
+        /// The snapshot's length in bytes.
+        public let size: Int64
+    }
+
+    /// The temporary file compactions write to.
+    var compactionPath: String { path + ".compact.tmp" }
+
+    /// Writes `bytes` to a new temporary file beside the journal and fsyncs it, without touching
+    /// the journal: appends go on meanwhile. The file is never opened through a link (`O_NOFOLLOW`,
+    /// `O_EXCL` after removing any leftover), so a planted link cannot aim the write elsewhere.
+    public func prepareSnapshot(_ bytes: [UInt8]) throws(JournalError) -> PreparedSnapshot {
+        let temporary = compactionPath
+        unlink(temporary)
+        let fd = open(temporary, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            let code = errno
+            throw .io("journal compaction failed (open \(temporary)): \(String(cString: strerror(code)))", errno: code)
+        }
+        func fail(_ operation: String, _ code: Int32) -> JournalError {
+            close(fd)
             unlink(temporary)
-            let fd = open(temporary, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-            guard fd >= 0 else { return ("open \(temporary)", errno) }
-            var written = 0
-            if let code = faults?.inject(.replace) {
-                close(fd)
-                unlink(temporary)
-                return ("write \(temporary)", code)
+            return .io(
+                "journal compaction failed (\(operation) \(temporary)): \(String(cString: strerror(code)))", errno: code
+            )
+        }
+        if let code = faults?.inject(.replace) { throw fail("write", code) }
+        var written = 0
+        while written < bytes.count {
+            let count = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + written, bytes.count - written) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw fail("write", errno)
             }
-            while written < bytes.count {
-                let count = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + written, bytes.count - written) }
+            written += count
+        }
+        guard fsync(fd) == 0 else { throw fail("fsync", errno) }
+        return PreparedSnapshot(fd: fd, path: temporary, size: Int64(bytes.count))
+    }
+
+    /// Puts a prepared snapshot in the journal's place: appends `tail` (the records written since
+    /// the snapshot was taken), fsyncs, renames it over the journal and fsyncs the directory. On
+    /// failure the journal is left as it was and the snapshot dropped.
+    public func commitSnapshot(_ snapshot: PreparedSnapshot, tail: [UInt8]) throws(JournalError) {
+        let failure: (String, Int32)? = state.withLock { state in
+            var written = 0
+            while written < tail.count {
+                let count = tail.withUnsafeBytes {
+                    pwrite(
+                        snapshot.fd, $0.baseAddress! + written, tail.count - written,
+                        off_t(snapshot.size) + off_t(written))
+                }
                 if count < 0 {
                     if errno == EINTR { continue }
-                    let code = errno
-                    close(fd)
-                    unlink(temporary)
-                    return ("write \(temporary)", code)
+                    return ("write \(snapshot.path)", errno)
                 }
                 written += count
             }
-            guard fsync(fd) == 0 else {
-                let code = errno
-                close(fd)
-                unlink(temporary)
-                return ("fsync \(temporary)", code)
-            }
-            guard rename(temporary, path) == 0 else {
-                let code = errno
-                close(fd)
-                unlink(temporary)
-                return ("rename \(temporary)", code)
-            }
+            guard fsync(snapshot.fd) == 0 else { return ("fsync \(snapshot.path)", errno) }
+            guard rename(snapshot.path, path) == 0 else { return ("rename \(snapshot.path)", errno) }
             Self.syncDirectory(of: path)
             close(state.fd)
-            state.fd = fd
-            state.size = Int64(bytes.count)
+            state.fd = snapshot.fd
+            state.size = snapshot.size + Int64(tail.count)
+            state.allocated = state.size
             return nil
         }
         if let (operation, code) = failure {
+            discardSnapshot(snapshot)
             throw .io("journal compaction failed (\(operation)): \(String(cString: strerror(code)))", errno: code)
         }
+    }
+
+    /// Drops a prepared snapshot that will not be used.
+    public func discardSnapshot(_ snapshot: PreparedSnapshot) {
+        close(snapshot.fd)
+        unlink(snapshot.path)
+    }
+
+    /// Replaces the journal's content with `bytes` at once (``prepareSnapshot(_:)`` then
+    /// ``commitSnapshot(_:tail:)``): the offline `journal compact`.
+    public func replace(with bytes: [UInt8]) throws(JournalError) {
+        try commitSnapshot(try prepareSnapshot(bytes), tail: [])
     }
 
     private static func syncDirectory(of path: String) {

@@ -54,10 +54,16 @@ public enum JournalReader {
     ///
     /// Sequence numbers must increase; records of a compaction snapshot share the number of the
     /// last record they summarise, so equal numbers are allowed for snapshot records only.
+    ///
+    /// A run of zero bytes at the end is space the journal wrote ahead of its records (see
+    /// ``JournalFile/segmentBytes``), not a torn write.
     public static func scan(_ bytes: [UInt8], apply: (consuming JournalRecord) -> Void) -> Scan {
         var scanner = Scanner()
-        let consumed = bytes.withUnsafeBytes { scanner.feed($0, at: 0, apply: apply) }
-        return scanner.finish(tail: consumed..<bytes.count)
+        let end = (bytes.lastIndex { $0 != 0 } ?? -1) + 1
+        let consumed = bytes.withUnsafeBytes {
+            scanner.feed(UnsafeRawBufferPointer(rebasing: $0[0..<end]), at: 0, apply: apply)
+        }
+        return scanner.finish(tail: consumed..<end)
     }
 
     /// Bytes read from the file at a time by ``replay(_:apply:)``: the journal is never held in
@@ -236,6 +242,7 @@ public enum JournalReader {
             throw .io("cannot read \(file.path): \(String(cString: strerror(code)))", errno: code)
         }
         defer { close(fd) }
+        let end = file.size
         var scanner = Scanner()
         var capacity = max(chunkSize, 1)
         var storage = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 16)
@@ -251,8 +258,10 @@ public enum JournalReader {
                 storage.deallocate()
                 storage = larger
             }
-            let count = pread(
-                fd, storage.baseAddress.unsafelyUnwrapped + filled, capacity - filled, off_t(base + filled))
+            // Up to the end of the records: the zeros written ahead of them are not read.
+            let wanted = min(capacity - filled, Int(end - Int64(base + filled)))
+            if wanted <= 0 { break }
+            let count = pread(fd, storage.baseAddress.unsafelyUnwrapped + filled, wanted, off_t(base + filled))
             if count < 0 {
                 let code = errno
                 if code == EINTR { continue }

@@ -32,7 +32,7 @@ public final class JournalWriter: Service, Sendable {
 
     private struct State {
         var buffer: [UInt8] = []
-        /// The task and length of each line in `buffer`, in order.
+        /// The task, length and sequence number of each line in `buffer`, in order.
         var bufferLines: [LineInfo] = []
         var bufferMaxSeq: UInt64 = 0
         var durableSeq: UInt64 = 0
@@ -40,18 +40,31 @@ public final class JournalWriter: Service, Sendable {
         var failing: JournalError?
         var stopped = false
         var stopping = false
-        var pendingReplacement: Replacement?
+        var compaction: Compaction?
         var index = LineIndex()
         /// Compactions abandoned because the snapshot could not be written.
         var compactionFailures = 0
+        /// The length of the last snapshot put in place (0 before the first).
+        var lastSnapshotSize: Int64 = 0
     }
 
-    /// A compaction waiting to be written: the snapshot's bytes and lines, and the sequence
-    /// number it covers.
-    private struct Replacement {
-        var bytes: [UInt8]
-        var lines: [LineInfo]
+    /// A compaction in progress: its snapshot is being built and written in the background while
+    /// appends go on to the current file; the records written meanwhile are kept to follow the
+    /// snapshot into the new file.
+    private struct Compaction {
+        /// The sequence number the snapshot covers.
         var seq: UInt64
+        /// Lines above ``seq`` written to the current file since the snapshot was taken.
+        var retained: [UInt8] = []
+        var retainedLines: [LineInfo] = []
+        /// Set once the snapshot is on disk in its temporary file.
+        var ready: (snapshot: JournalFile.PreparedSnapshot, lines: [LineInfo])?
+    }
+
+    /// A compaction to prepare: the builder of its content, run off the caller.
+    private struct CompactionJob: Sendable {
+        var seq: UInt64
+        var build: @Sendable () -> (bytes: [UInt8], lines: [LineInfo])
     }
 
     public let file: JournalFile
@@ -59,6 +72,8 @@ public final class JournalWriter: Service, Sendable {
     private let state: Mutex<State>
     private let wake: AsyncStream<Void>.Continuation
     private let wakes: AsyncStream<Void>
+    private let compactionQueue: AsyncStream<CompactionJob>.Continuation
+    private let compactionJobs: AsyncStream<CompactionJob>
     private let logger: Logger
     private let observer: @Sendable (JournalWriteEvent) -> Void
 
@@ -69,6 +84,7 @@ public final class JournalWriter: Service, Sendable {
         /// A compaction could not be written; the journal is unchanged and appends go on.
         case compactionFailed(JournalError)
         case recovered
+        /// A compaction's snapshot took the journal's place.
         case compacted(fileSize: Int64)
     }
 
@@ -86,6 +102,8 @@ public final class JournalWriter: Service, Sendable {
         initial.index = LineIndex(unindexedPrefix: file.size)
         self.state = Mutex(initial)
         (self.wakes, self.wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        (self.compactionJobs, self.compactionQueue) = AsyncStream.makeStream(
+            of: CompactionJob.self, bufferingPolicy: .bufferingNewest(1))
     }
 
     /// Whether the last write failed and has not yet been retried successfully.
@@ -94,24 +112,73 @@ public final class JournalWriter: Service, Sendable {
     /// How many compactions were abandoned so far because their snapshot could not be written.
     public var compactionFailures: Int { state.withLock { $0.compactionFailures } }
 
+    /// The length of the last snapshot put in place (0 before the first).
+    public var lastSnapshotSize: Int64 { state.withLock { $0.lastSnapshotSize } }
+
+    /// Whether a compaction is in progress.
+    public var isCompacting: Bool { state.withLock { $0.compaction != nil } }
+
     /// Queues one encoded record (a whole line) with sequence number `seq`, about `task`.
     public func enqueue(_ line: [UInt8], seq: UInt64, task: TaskID?) {
         state.withLock { state in
             state.buffer.append(contentsOf: line)
-            state.bufferLines.append(LineInfo(task: task, length: line.count))
+            state.bufferLines.append(LineInfo(task: task, length: line.count, seq: seq))
             state.bufferMaxSeq = max(state.bufferMaxSeq, seq)
         }
         wake.yield()
     }
 
-    /// Queues a compaction: once everything before `seq` is written, the file's content is
-    /// replaced by `bytes` (the snapshot of the state at `seq`, whose lines are `lines`); later
-    /// records follow it.
-    public func enqueueReplacement(_ bytes: [UInt8], lines: [LineInfo], seq: UInt64) {
-        state.withLock { state in
-            state.pendingReplacement = Replacement(bytes: bytes, lines: lines, seq: seq)
+    /// Starts a compaction: `build` makes the journal content that reproduces the state as of
+    /// record `seq` (every record up to `seq` has been queued). `build` runs, and its snapshot is
+    /// written to a temporary file and made durable, in the background while appends go on to
+    /// the current file; then the records written meanwhile are appended to the snapshot and it
+    /// takes the journal's place in one rename, between two batches. Ingest never waits for the
+    /// snapshot to be built or written, only for that short switch.
+    ///
+    /// Returns `false` (and does nothing) while another compaction is in progress.
+    public func compact(
+        seq: UInt64, build: @escaping @Sendable () -> (bytes: [UInt8], lines: [LineInfo])
+    ) -> Bool {
+        let started = state.withLock { state in
+            guard state.compaction == nil, !state.stopping else { return false }
+            state.compaction = Compaction(seq: seq)
+            return true
         }
-        wake.yield()
+        if started { compactionQueue.yield(CompactionJob(seq: seq, build: build)) }
+        return started
+    }
+
+    /// Builds and writes a compaction's snapshot (on the blocking-work pool), then hands it to
+    /// the write loop; a snapshot that cannot be written is given up.
+    private func prepare(_ job: CompactionJob) async {
+        let file = self.file
+        let work = { @Sendable () -> Result<(JournalFile.PreparedSnapshot, [LineInfo]), JournalError> in
+            let (bytes, lines) = job.build()
+            return Result { () throws(JournalError) in (try file.prepareSnapshot(bytes), lines) }
+        }
+        let outcome = (try? await NIOThreadPool.singleton.runIfActive(work)) ?? work()
+        switch outcome {
+        case .success(let (snapshot, lines)):
+            let kept = state.withLock { state in
+                guard state.compaction?.seq == job.seq else { return false }
+                state.compaction?.ready = (snapshot, lines)
+                return true
+            }
+            if !kept { file.discardSnapshot(snapshot) }
+            wake.yield()
+        case .failure(let error):
+            abandonCompaction(error)
+        }
+    }
+
+    private func abandonCompaction(_ error: JournalError) {
+        state.withLock { state in
+            state.compaction = nil
+            state.compactionFailures += 1
+        }
+        logger.warning(
+            "journal compaction failed; the journal is unchanged and appends go on", metadata: ["error": "\(error)"])
+        observer(.compactionFailed(error))
     }
 
     /// Where the lines about `task` start in the file now, oldest first, and the index's state.
@@ -146,6 +213,9 @@ public final class JournalWriter: Service, Sendable {
     public func run() async throws {
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    for await job in self.compactionJobs.cancelOnGracefulShutdown() { await self.prepare(job) }
+                }
                 if self.policy == .interval {
                     // The one-second fsync must happen even when no new record wakes the loop.
                     group.addTask {
@@ -160,6 +230,7 @@ public final class JournalWriter: Service, Sendable {
         } onGracefulShutdown: {
             self.state.withLock { $0.stopping = true }
             self.wake.finish()
+            self.compactionQueue.finish()
         }
         // Flush whatever is still queued before the process exits: a few tries, not for ever,
         // so a journal that cannot be written never holds the shutdown past its grace period.
@@ -260,70 +331,58 @@ public final class JournalWriter: Service, Sendable {
     }
 
     private func flushOnce() -> FlushResult {
-        let (batch, batchLines, batchSeq, replacement) = state.withLock { state in
+        let (batch, batchLines, batchSeq, ready) = state.withLock { state in
             let batch = state.buffer
             let lines = state.bufferLines
-            let replacement = state.pendingReplacement
             state.buffer.removeAll(keepingCapacity: true)
             state.bufferLines.removeAll(keepingCapacity: true)
-            state.pendingReplacement = nil
-            return (batch, lines, state.bufferMaxSeq, replacement)
+            var ready: (Compaction, JournalFile.PreparedSnapshot, [LineInfo])?
+            if let compaction = state.compaction, let prepared = compaction.ready {
+                ready = (compaction, prepared.snapshot, prepared.lines)
+            }
+            return (batch, lines, state.bufferMaxSeq, ready)
         }
-        if batch.isEmpty, replacement == nil { return .idle }
+        if batch.isEmpty, ready == nil { return .idle }
+        if let (compaction, snapshot, snapshotLines) = ready {
+            // The switch: the snapshot, then the records written since it was taken, then the
+            // batch's records above its sequence number (those below it are in the snapshot).
+            var tail = compaction.retained
+            var tailLines = compaction.retainedLines
+            Self.appendLines(of: batch, batchLines, after: compaction.seq, to: &tail, &tailLines)
+            do throws(JournalError) {
+                try file.commitSnapshot(snapshot, tail: tail)
+                let size = file.size
+                state.withLock { state in
+                    state.index.replaced(by: snapshotLines + tailLines)
+                    state.compaction = nil
+                    state.lastSnapshotSize = snapshot.size
+                }
+                observer(.compacted(fileSize: size))
+                return finishWrite(upTo: batchSeq, records: batchLines.count, bytes: batch.count, fsyncSeconds: nil)
+            } catch {
+                // The journal is as it was: the batch goes to it below, as if no compaction ran.
+                abandonCompaction(error)
+            }
+        }
+        if batch.isEmpty { return .wrote }
         do throws(JournalError) {
-            // A replacement snapshot covers every record up to its seq; records queued with it
-            // that are newer than the snapshot are kept and appended after it.
-            var remaining = batch
-            var remainingLines = batchLines
-            if let replacement {
-                // A snapshot that cannot be written (full disk, read-only directory) is given up
-                // and the file left as it is: the batch is appended whole, so appends never wait
-                // on compaction. The store tries a new compaction later.
-                do throws(JournalError) {
-                    try file.replace(with: replacement.bytes)
-                    (remaining, remainingLines) = Self.lines(in: batch, after: replacement.seq)
-                    state.withLock { $0.index.replaced(by: replacement.lines) }
-                    observer(.compacted(fileSize: file.size))
-                } catch {
-                    state.withLock { $0.compactionFailures += 1 }
-                    logger.warning(
-                        "journal compaction failed; the journal is unchanged and appends go on",
-                        metadata: ["error": "\(error)"])
-                    observer(.compactionFailed(error))
+            let start = ContinuousClock.now
+            let offset = file.size
+            try file.append(batch, sync: policy == .always)
+            let fsyncSeconds = policy == .always ? (ContinuousClock.now - start).secondsDouble : nil
+            state.withLock { state in
+                state.index.appended(batchLines, at: offset)
+                if var compaction = state.compaction {
+                    Self.appendLines(
+                        of: batch, batchLines, after: compaction.seq, to: &compaction.retained,
+                        &compaction.retainedLines)
+                    state.compaction = compaction
                 }
             }
-            var fsyncSeconds: Double?
-            if !remaining.isEmpty {
-                let start = ContinuousClock.now
-                let offset = file.size
-                try file.append(remaining, sync: policy == .always)
-                state.withLock { $0.index.appended(remainingLines, at: offset) }
-                if policy == .always {
-                    let elapsed = ContinuousClock.now - start
-                    fsyncSeconds = elapsed.secondsDouble
-                }
-            }
-            let (ready, wasFailing) = state.withLock { state in
-                state.durableSeq = max(state.durableSeq, batchSeq)
-                let durable = state.durableSeq
-                let ready = state.waiters.filter { $0.seq <= durable }
-                state.waiters.removeAll { $0.seq <= durable }
-                let wasFailing = state.failing != nil
-                state.failing = nil
-                return (ready, wasFailing)
-            }
-            if wasFailing {
-                logger.notice("journal writes succeed again")
-                observer(.recovered)
-            }
-            observer(
-                .wrote(
-                    records: remainingLines.count, bytes: remaining.count, fsyncSeconds: fsyncSeconds,
-                    fileSize: file.size))
-            for waiter in ready { waiter.continuation.resume() }
-            return .wrote
+            return finishWrite(
+                upTo: batchSeq, records: batchLines.count, bytes: batch.count, fsyncSeconds: fsyncSeconds)
         } catch {
-            let failFast = state.withLock { state in
+            let (failFast, firstFailure) = state.withLock { state in
                 // Put the batch back in front of anything queued meanwhile.
                 state.buffer = batch + state.buffer
                 state.bufferLines = batchLines + state.bufferLines
@@ -333,34 +392,49 @@ public final class JournalWriter: Service, Sendable {
                 state.waiters.removeAll(where: \.failFast)
                 return (failFast, firstFailure)
             }
-            if failFast.1 {
+            if firstFailure {
                 logger.error(
                     "journal write failed; deliveries answer 503 until it recovers", metadata: ["error": "\(error)"])
                 observer(.failed(error))
             }
-            for waiter in failFast.0 { waiter.continuation.resume(throwing: error) }
+            for waiter in failFast { waiter.continuation.resume(throwing: error) }
             return .failed
         }
     }
 
-    /// The lines of `bytes` whose record sequence number is above `seq`, with their tasks.
-    private static func lines(in bytes: [UInt8], after seq: UInt64) -> ([UInt8], [LineInfo]) {
-        var kept: [UInt8] = []
-        var keptLines: [LineInfo] = []
-        var decoder = JournalCodec.FastDecoder()
-        var start = 0
-        while start < bytes.count {
-            var end = start
-            while end < bytes.count, bytes[end] != 0x0A { end += 1 }
-            let line = Array(bytes[start..<end])
-            let record = line.withUnsafeBytes { try? JournalCodec.decode($0, using: &decoder) }
-            if let record, record.seq > seq {
-                kept.append(contentsOf: line)
-                kept.append(0x0A)
-                keptLines.append(LineInfo(task: record.task, length: line.count + 1))
-            }
-            start = end + 1
+    /// Marks every record up to `batchSeq` durable, resumes its waiters, and reports the write.
+    private func finishWrite(upTo batchSeq: UInt64, records: Int, bytes: Int, fsyncSeconds: Double?) -> FlushResult {
+        let (ready, wasFailing) = state.withLock { state in
+            state.durableSeq = max(state.durableSeq, batchSeq)
+            let durable = state.durableSeq
+            let ready = state.waiters.filter { $0.seq <= durable }
+            state.waiters.removeAll { $0.seq <= durable }
+            let wasFailing = state.failing != nil
+            state.failing = nil
+            return (ready, wasFailing)
         }
-        return (kept, keptLines)
+        if wasFailing {
+            logger.notice("journal writes succeed again")
+            observer(.recovered)
+        }
+        observer(.wrote(records: records, bytes: bytes, fsyncSeconds: fsyncSeconds, fileSize: file.size))
+        for waiter in ready { waiter.continuation.resume() }
+        return .wrote
+    }
+
+    /// Appends the lines of `bytes` (described, in order, by `lines`) whose sequence number is
+    /// above `seq` to `target`, and their descriptions to `targetLines`.
+    private static func appendLines(
+        of bytes: [UInt8], _ lines: [LineInfo], after seq: UInt64, to target: inout [UInt8],
+        _ targetLines: inout [LineInfo]
+    ) {
+        var start = 0
+        for line in lines {
+            if line.seq > seq {
+                target.append(contentsOf: bytes[start..<(start + line.length)])
+                targetLines.append(line)
+            }
+            start += line.length
+        }
     }
 }

@@ -1,13 +1,15 @@
 import RetryCore
 
-/// The task and length of one journal line, as the writer queues it.
+/// The task, length and sequence number of one journal line, as the writer queues it.
 public struct LineInfo: Sendable, Hashable {
     public var task: TaskID?
     public var length: Int
+    public var seq: UInt64
 
-    public init(task: TaskID?, length: Int) {
+    public init(task: TaskID?, length: Int, seq: UInt64) {
         self.task = task
         self.length = length
+        self.seq = seq
     }
 }
 

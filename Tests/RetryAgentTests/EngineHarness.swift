@@ -97,6 +97,7 @@ func withEngine<T: Sendable>(
         switch event {
         case .failed: metrics.journalWriteErrors.increment()
         case .compactionFailed: metrics.journalCompactionFailures.increment()
+        case .compacted: metrics.journalCompactions.increment()
         default: break
         }
     }
@@ -105,7 +106,7 @@ func withEngine<T: Sendable>(
         ledger: Ledger(dedupWindow: storeSettings.dedupWindow), file: file, writer: writer, settings: storeSettings
     ) { event in
         if case .appended(let records) = event { metrics.journalRecords.increment(by: Int64(records)) }
-        if case .compactionQueued = event { metrics.journalCompactions.increment() }
+
     }
     let engine = RetryEngine(
         store: store, breaker: .closed, settings: settings, clock: clock, metrics: metrics, logger: logger,

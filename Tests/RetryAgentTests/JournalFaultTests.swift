@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import Logging
 import RetryTesting
@@ -88,6 +89,49 @@ struct JournalFaultTests {
             let live = await harness.store.ledgerSnapshot
             #expect(replayed.tasks == live.tasks)
             #expect(Set(replayed.deliveries.keys) == Set(live.deliveries.keys))
+        }
+    }
+
+    /// A compaction builds and writes its snapshot in the background: deliveries go on being
+    /// acknowledged while it is being written, and the records written meanwhile follow the
+    /// snapshot into the new file. Before, the snapshot was built on the store and written in the
+    /// write loop, and every delivery waited for both (seconds, at 100 k tasks).
+    @Test func deliveriesGoOnWhileACompactionIsWrittenAndNoneIsLost() async throws {
+        let gate = DispatchSemaphore(value: 0)
+        let waiting = Mutex(false)
+        let faults = JournalFaults { operation in
+            // The first snapshot is "being written" until the test releases it.
+            guard operation == .replace, !waiting.withLock({ $0 }) else { return nil }
+            waiting.withLock { $0 = true }
+            _ = gate.wait(timeout: .now() + 20)
+            return nil
+        }
+        var settings = FileStore.Settings()
+        settings.compactAboveBytes = 4096
+        try await withEngine(storeSettings: settings, faults: faults) { harness in
+            for index in 0..<30 { _ = try await harness.engine.accept(Self.input(index)) }
+            #expect(await harness.eventually { waiting.withLock { $0 } })
+            #expect(harness.writer.isCompacting)
+            // Held in the middle of writing the snapshot; deliveries are acknowledged regardless.
+            for index in 30..<60 {
+                guard case .accepted = try await harness.engine.accept(Self.input(index)) else {
+                    Issue.record("delivery \(index) was not accepted during the compaction")
+                    return
+                }
+            }
+            gate.signal()
+            #expect(await harness.eventually { !harness.writer.isCompacting })
+            _ = try await harness.engine.accept(Self.input(60))  // the switch happens between batches
+            #expect(await harness.eventually { harness.writer.lastSnapshotSize > 0 })
+            let onDisk = try harness.recordsOnDisk()
+            #expect(onDisk.first?.body.typeName == "breaker")
+            var replayed = Ledger(dedupWindow: settings.dedupWindow)
+            for record in onDisk { replayed.apply(record) }
+            let live = await harness.store.ledgerSnapshot
+            #expect(replayed.tasks.count == 61)
+            #expect(replayed.tasks == live.tasks)
+            #expect(Set(replayed.deliveries.keys) == Set(live.deliveries.keys))
+            #expect(replayed.lastSeq == live.lastSeq)
         }
     }
 

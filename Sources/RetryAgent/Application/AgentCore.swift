@@ -67,7 +67,10 @@ struct AgentCore: Service {
             case .wrote(_, _, let fsyncSeconds, let size):
                 if let fsyncSeconds { metrics.journalFsync.record(.nanoseconds(Int64(fsyncSeconds * 1e9))) }
                 metrics.journalBytes.set(Double(size))
-            case .compacted(let size): metrics.journalBytes.set(Double(size))
+            case .compacted(let size):
+                metrics.journalCompactions.increment()
+                metrics.journalBytes.set(Double(size))
+                logger.info("journal compacted", metadata: ["journal_bytes": "\(size)"])
             case .failed: metrics.journalWriteErrors.increment()
             case .compactionFailed: metrics.journalCompactionFailures.increment()
             case .recovered: break
@@ -80,9 +83,8 @@ struct AgentCore: Service {
         let fileStore = FileStore(ledger: ledger, file: file, writer: writer, settings: storeSettings) { event in
             switch event {
             case .appended(let records): metrics.journalRecords.increment(by: Int64(records))
-            case .compactionQueued(let bytes, let tasks):
-                metrics.journalCompactions.increment()
-                logger.info("journal compaction queued", metadata: ["snapshot_bytes": "\(bytes)", "tasks": "\(tasks)"])
+            case .compactionStarted(let tasks):
+                logger.info("journal compaction started", metadata: ["tasks": "\(tasks)"])
             }
         }
         var settings = EngineSettings()
