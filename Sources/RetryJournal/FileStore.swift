@@ -173,6 +173,9 @@ public actor FileStore: RetryStore {
     // MARK: Compaction
 
     private func compactIfNeeded(now: Date) {
+        // On every append: the one cheap test first.
+        let size = file.size
+        guard size > settings.compactAboveBytes else { return }
         let failures = writer.compactionFailures
         if failures != compactionFailuresSeen {
             // The last snapshot was not written: the file was left as it was. Try again later,
@@ -181,12 +184,9 @@ public actor FileStore: RetryStore {
             compactionBackoffUntil = now.addingTimeInterval(Self.compactionRetryDelay.secondsDouble)
         }
         if let until = compactionBackoffUntil, now < until { return }
-        // Above the threshold and twice the last snapshot: a journal already above it at start
-        // (no snapshot written by this process yet) is compacted at its first append.
-        let size = file.size
-        guard size > settings.compactAboveBytes, size > 2 * writer.lastSnapshotSize, !writer.isCompacting else {
-            return
-        }
+        // Twice the last snapshot too: a journal already above the threshold at start (no
+        // snapshot written by this process yet) is compacted at its first append.
+        guard size > 2 * writer.lastSnapshotSize, !writer.isCompacting else { return }
         compact(now: now)
     }
 

@@ -13,9 +13,7 @@ enum JSONAnswer {
     static func response<Body: Encodable>(
         _ status: HTTPResponse.Status, _ body: Body, headers: HTTPFields = [:]
     ) -> Response {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
-        var bytes = (try? encoder.encode(body)).map([UInt8].init) ?? Array(#"{"error":"unencodable answer"}"#.utf8)
+        var bytes = (try? AnswerEncoder.encode(body)) ?? Array(#"{"error":"unencodable answer"}"#.utf8)
         bytes.append(0x0A)
         var fields = headers
         fields[.contentType] = "application/json"

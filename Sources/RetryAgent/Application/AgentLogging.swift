@@ -54,20 +54,38 @@ public struct LineLogHandler: LogHandler {
     public static func format(
         time: Date, level: Logger.Level, message: String, metadata: Logger.Metadata, json: Bool
     ) -> String {
+        let keys = metadata.count > 1 ? metadata.keys.sorted() : Array(metadata.keys)
         if json {
             var writer = JSONWriter()
             writer.beginObject()
-            writer.field("time", ISO8601.format(time))
+            writer.key("time")
+            writer.date(time)
             writer.field("level", level.rawValue)
             writer.field("message", message)
-            for key in metadata.keys.sorted() { writer.field(key, "\(metadata[key]!)") }
+            for key in keys { writer.field(key, "\(metadata[key]!)") }
             writer.endObject()
-            return String(decoding: writer.bytes, as: UTF8.self) + "\n"
+            var bytes = writer.bytes
+            bytes.append(0x0A)
+            return String(decoding: bytes, as: UTF8.self)
         }
-        let fields = metadata.keys.sorted().map { "\($0)=\(metadata[$0]!)" }.joined(separator: " ")
-        return
-            "\(ISO8601.format(time)) \(level.rawValue.uppercased()) \(message)\(fields.isEmpty ? "" : " " + fields)\n"
+        var line = ISO8601.format(time)
+        line.reserveCapacity(64 + message.utf8.count + keys.count * 32)
+        line += " "
+        line += Self.levelWords[level] ?? level.rawValue.uppercased()
+        line += " "
+        line += message
+        for key in keys {
+            line += " "
+            line += key
+            line += "="
+            line += "\(metadata[key]!)"
+        }
+        line += "\n"
+        return line
     }
+
+    private static let levelWords: [Logger.Level: String] = Dictionary(
+        uniqueKeysWithValues: Logger.Level.allCases.map { ($0, $0.rawValue.uppercased()) })
 }
 
 /// Standard error, written so that logging can never stop the agent: whole lines under a lock (no

@@ -27,6 +27,23 @@ public enum ISO8601 {
     /// `2026-11-29T10:00:00.123Z`. An instant outside ``millisecondRange`` (which ``parse(_:)``
     /// never produces) is written as the nearest end of it, so the text is always a date.
     public static func format(_ date: Date) -> String {
+        String(unsafeUninitializedCapacity: 24) { buffer in
+            write(date, into: UnsafeMutableRawBufferPointer(buffer))
+            return 24
+        }
+    }
+
+    /// Appends ``format(_:)``'s 24 bytes to `bytes` without making a string first (the journal
+    /// encoder writes two or three timestamps per record).
+    public static func append(_ date: Date, to bytes: inout [UInt8]) {
+        withUnsafeTemporaryAllocation(byteCount: 24, alignment: 1) { buffer in
+            write(date, into: buffer)
+            bytes.append(contentsOf: UnsafeRawBufferPointer(buffer))
+        }
+    }
+
+    /// Writes `YYYY-MM-DDTHH:MM:SS.mmmZ` (24 bytes) into `buffer`, clamped to years 0000–9999.
+    private static func write(_ date: Date, into buffer: UnsafeMutableRawBufferPointer) {
         let unclamped = (date.timeIntervalSince1970 * 1000).rounded()
         let totalMilliseconds =
             unclamped.isNaN
@@ -47,16 +64,27 @@ public enum ISO8601 {
         let day = dayOfYear - (153 * mp + 2) / 5 + 1
         let month = mp < 10 ? mp + 3 : mp - 9
         if month <= 2 { year += 1 }
-        func pad(_ value: Int64, _ width: Int) -> String {
-            let text = String(value)
-            return String(repeating: "0", count: max(0, width - text.count)) + text
+        func digits(_ value: Int64, _ width: Int, at offset: Int) {
+            var value = value
+            for index in stride(from: offset + width - 1, through: offset, by: -1) {
+                buffer[index] = UInt8(truncatingIfNeeded: 48 + value % 10)
+                value /= 10
+            }
         }
-        let hour = msOfDay / 3_600_000
-        let minute = msOfDay / 60_000 % 60
-        let second = msOfDay / 1000 % 60
-        let millisecond = msOfDay % 1000
-        return
-            "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(hour, 2)):\(pad(minute, 2)):\(pad(second, 2)).\(pad(millisecond, 3))Z"
+        digits(year, 4, at: 0)
+        buffer[4] = UInt8(ascii: "-")
+        digits(month, 2, at: 5)
+        buffer[7] = UInt8(ascii: "-")
+        digits(day, 2, at: 8)
+        buffer[10] = UInt8(ascii: "T")
+        digits(msOfDay / 3_600_000, 2, at: 11)
+        buffer[13] = UInt8(ascii: ":")
+        digits(msOfDay / 60_000 % 60, 2, at: 14)
+        buffer[16] = UInt8(ascii: ":")
+        digits(msOfDay / 1000 % 60, 2, at: 17)
+        buffer[19] = UInt8(ascii: ".")
+        digits(msOfDay % 1000, 3, at: 20)
+        buffer[23] = UInt8(ascii: "Z")
     }
 
     /// The instant `text` denotes, or `nil` when it is not such a date-time.

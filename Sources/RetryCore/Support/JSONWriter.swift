@@ -70,6 +70,12 @@ public struct JSONWriter {
         }
     }
 
+    /// A value already spelled as JSON (a number's digits).
+    public mutating func raw(_ text: String) {
+        separate()
+        bytes.append(contentsOf: text.utf8)
+    }
+
     public mutating func bool(_ value: Bool) {
         separate()
         bytes.append(contentsOf: (value ? "true" : "false").utf8)
@@ -82,7 +88,10 @@ public struct JSONWriter {
 
     /// A timestamp as ISO 8601 with milliseconds, UTC (`2026-11-29T10:00:00.000Z`).
     public mutating func date(_ value: Date) {
-        string(ISO8601.format(value))
+        separate()
+        bytes.append(UInt8(ascii: "\""))
+        ISO8601.append(value, to: &bytes)
+        bytes.append(UInt8(ascii: "\""))
     }
 
     // Convenience for optional fields: skipped when nil.
@@ -122,6 +131,18 @@ public struct JSONWriter {
 
     private mutating func appendQuoted(_ text: String) {
         bytes.append(UInt8(ascii: "\""))
+        // Most strings need no escape: copy them whole.
+        let copied = text.utf8.withContiguousStorageIfAvailable { utf8 -> Bool in
+            guard !utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) else {
+                return false
+            }
+            bytes.append(contentsOf: utf8)
+            return true
+        }
+        if copied == true {
+            bytes.append(UInt8(ascii: "\""))
+            return
+        }
         for byte in text.utf8 {
             switch byte {
             case UInt8(ascii: "\""): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
