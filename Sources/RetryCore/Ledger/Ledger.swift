@@ -414,6 +414,9 @@ public struct Ledger: Sendable {
     /// Drops ended tasks not touched within `retention` (their attempt counts go with them).
     public mutating func dropTasks(olderThan retention: Duration, now: Date) {
         let cutoff = now.addingTimeInterval(-retention.secondsDouble)
-        tasks = tasks.filter { $0.value.episode != nil || $0.value.updatedAt >= cutoff }
+        // Removed in place: building a filtered copy would allocate and fill a new table of every
+        // task on each compaction, while usually few or none are past retention.
+        let expired = tasks.compactMap { $0.value.episode == nil && $0.value.updatedAt < cutoff ? $0.key : nil }
+        for task in expired { tasks.removeValue(forKey: task) }
     }
 }
