@@ -80,21 +80,30 @@ public actor FileStore: RetryStore {
 
     // MARK: RetryStore
 
-    public func recordDelivery(
+    /// Decides on the actor, then waits for durability off it: the wait resumes on the caller's
+    /// executor, not back on the actor only to return (one actor hop a delivery, not two).
+    public nonisolated func recordDelivery(
         _ input: DeliveryInput, now: Date, decide: @Sendable (SeenDelivery?, TaskEntry?) -> DeliveryVerdict
     ) async throws(StoreError) -> DeliveryAnswer {
+        let (answer, seq) = try await decideDelivery(input, now: now, decide: decide)
+        try await waitDurable(seq)
+        return answer
+    }
+
+    /// The answer to a delivery and the sequence number that must be durable before it is given:
+    /// its own record, or, for a duplicate, the last one (the original may still be on its way).
+    private func decideDelivery(
+        _ input: DeliveryInput, now: Date, decide: @Sendable (SeenDelivery?, TaskEntry?) -> DeliveryVerdict
+    ) throws(StoreError) -> (DeliveryAnswer, UInt64) {
         guard !writer.isFailing else { throw .unavailable("the last journal write failed") }
         let task = input.notice.taskID
         let entry = ledger.tasks[task]
         switch decide(ledger.seenDelivery(input.deliveryKey, now: now), entry) {
         case .duplicate(let seen):
-            // The original record may still be on its way to disk: answer only once it is there.
-            try await waitDurable(ledger.lastSeq)
-            return .duplicate(seen)
+            return (.duplicate(seen), ledger.lastSeq)
         case .record(let delivery):
             let seq = append(.delivery(delivery), task: task, at: now)
-            try await waitDurable(seq)
-            return .accepted(delivery, task: task, attempt: (entry?.attempts ?? 0) + 1)
+            return (.accepted(delivery, task: task, attempt: (entry?.attempts ?? 0) + 1), seq)
         }
     }
 
@@ -120,10 +129,12 @@ public actor FileStore: RetryStore {
         return update.result
     }
 
-    public func makeDurable() async throws(StoreError) {
+    public nonisolated func makeDurable() async throws(StoreError) {
         guard !writer.isFailing else { throw .unavailable("the last journal write failed") }
-        try await waitDurable(ledger.lastSeq)
+        try await waitDurable(await lastSeq)
     }
+
+    private var lastSeq: UInt64 { ledger.lastSeq }
 
     public func recordBreaker(_ snapshot: BreakerSnapshot, now: Date) {
         append(.breaker(snapshot), task: nil, at: now)
@@ -160,7 +171,7 @@ public actor FileStore: RetryStore {
         return ledger.lastSeq
     }
 
-    private func waitDurable(_ seq: UInt64) async throws(StoreError) {
+    private nonisolated func waitDurable(_ seq: UInt64) async throws(StoreError) {
         do {
             try await writer.waitDurable(seq, failFast: true)
         } catch let error as JournalError where error.isClosed {

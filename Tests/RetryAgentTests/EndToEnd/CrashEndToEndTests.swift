@@ -25,8 +25,9 @@ extension EndToEndTests {
             try await EndToEndHarness.run { e2e in
                 let task = randomTaskID()
                 try await e2e.addSimulatorTasks([TaskSpec(taskID: task, error: "prover timeout")])
-                // Slow HDP: the retry call takes 2 s, a wide window between the two records.
-                try await e2e.setFaults(SimulatorFaults(latencyMilliseconds: 2000))
+                // Slow HDP: the retry call takes 3 s, a wide window between the two records (wide
+                // enough for a busy machine's polling of the journal to land inside it).
+                try await e2e.setFaults(SimulatorFaults(latencyMilliseconds: 3000))
                 let agent = try await e2e.startAgent()
                 let answer = await e2e.deliver(e2e.notice(task: task), id: "msg_\(task)", to: agent)
                 #expect(answer.body?.decision == "retry_scheduled")
