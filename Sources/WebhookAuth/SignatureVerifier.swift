@@ -95,9 +95,9 @@ public struct WebhookVerifier: Sendable, CustomStringConvertible {
     /// header cannot multiply the work. Each trimmed, empty ones and repeats dropped.
     static func joinedValues(_ value: String) -> [String] {
         var parts = [value]
-        guard value.contains(",") else { return parts }
-        for part in value.split(separator: ",", omittingEmptySubsequences: true) where parts.count < 4 {
-            let trimmed = part.trimmingCharacters(in: .whitespaces)
+        guard value.utf8.contains(UInt8(ascii: ",")) else { return parts }
+        for part in value.utf8.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: true) where parts.count < 4 {
+            let trimmed = String(decoding: Array(part), as: UTF8.self).trimmingCharacters(in: .whitespaces)
             if !trimmed.isEmpty, !parts.contains(trimmed) { parts.append(trimmed) }
         }
         return parts
@@ -157,7 +157,10 @@ public struct WebhookVerifier: Sendable, CustomStringConvertible {
     /// list joined from two headers (`v1,AAA, v1,BBB` or `v1,AAA,v1,BBB`) reads the same as one:
     /// base64 never holds a space or a comma, and a signature is never a short version word.
     static func versionOneSignatures(in list: String) -> [[UInt8]] {
-        let tokens = list.split(whereSeparator: { $0 == " " || $0 == "," })
+        // Split on the bytes, not on characters: a space or comma followed by a combining mark is
+        // one `Character`, and would otherwise glue two entries into one.
+        let tokens = list.utf8.split(whereSeparator: { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: ",") })
+            .map { Substring(String(decoding: Array($0), as: UTF8.self)) }
         var signatures: [[UInt8]] = []
         var index = 0
         while index < tokens.count {

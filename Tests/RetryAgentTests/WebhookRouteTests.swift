@@ -324,8 +324,9 @@ struct WebhookRouteTests {
                 }
                 #expect(exchange.response.hasPrefix("HTTP/1.1 413"), "\(exchange.response.prefix(80))")
                 #expect(exchange.response.contains("body exceeds \(limit) bytes"))
-                // The answer came long before the body was sent…
-                #expect(exchange.sentBeforeAnswer < 2 * 1_048_576, "sent \(exchange.sentBeforeAnswer) bytes first")
+                // The answer came before half the body was sent (the bound leaves room for loopback
+                // socket buffers, which autotune to several MiB on a busy machine)…
+                #expect(exchange.sentBeforeAnswer < total / 2, "sent \(exchange.sentBeforeAnswer) bytes first")
                 // …and the handler read at most the limit plus the chunk that crossed it.
                 #expect(consumed.value > limit)
                 #expect(consumed.value < limit + 1_048_576, "the handler read \(consumed.value) bytes")
