@@ -21,7 +21,8 @@ enum RegexTargets {
     /// - compiling never crashes; a refused pattern's error offset lies within the pattern;
     /// - searching never crashes (and, under libFuzzer's `-timeout`, never stalls);
     /// - grouping is transparent: after the leading flags, `(?:P)` compiles whenever `P` does and
-    ///   finds exactly what `P` finds, and so does `(?:P)|(?:P)` when it is not too large;
+    ///   finds exactly what `P` finds, and so does `(?:P)|(?:P)` when it is not too large (checked on
+    ///   one input in four);
     /// - without anchors or escapes, a match survives padding the text on both sides;
     /// - a match must end within the first ``RuleRegex/maximumInputBytes`` bytes: for a pattern
     ///   without `$`, `\b` or `\B`, a long text is searched exactly like its first 4 KiB.
@@ -55,7 +56,10 @@ enum RegexTargets {
                 grouped.matches(text) == expected,
                 "\(shown(pattern)) and its group disagree on \(shown(text)) (plain: \(expected))")
         }
-        if let twice = try? RuleRegex(flags + "(?:" + body + ")|(?:" + body + ")") {
+        // One input in four (it doubles the program): alternation of equal branches changes nothing.
+        if bytes.first.map({ $0 % 4 == 0 }) == true,
+            let twice = try? RuleRegex(flags + "(?:" + body + ")|(?:" + body + ")")
+        {
             for (text, expected) in zip(texts, found) {
                 try require(
                     twice.matches(text) == expected,
