@@ -67,7 +67,8 @@ enum RegexTargets {
             }
         }
 
-        let anchorFree = !body.contains { $0 == "^" || $0 == "$" || $0 == "\\" }
+        // By scalars: `^` followed by a combining mark is one Character, and still an anchor.
+        let anchorFree = !body.unicodeScalars.contains { $0 == "^" || $0 == "$" || $0 == "\\" }
         if anchorFree {
             for (text, expected) in zip(texts, found)
             where expected && text.utf8.count + 2 <= RuleRegex.maximumInputBytes {
@@ -78,7 +79,7 @@ enum RegexTargets {
         }
 
         // The 4 KiB bound, on a text repeated past it (one input in 64: it costs 8 KiB of search).
-        let noLookahead = !pattern.contains("$") && !pattern.contains("\\")
+        let noLookahead = !pattern.unicodeScalars.contains { $0 == "$" || $0 == "\\" }
         if noLookahead, bytes.last.map({ $0 % 64 == 0 }) == true, let seed = texts.first(where: { !$0.isEmpty }) {
             var long = seed
             while long.utf8.count <= RuleRegex.maximumInputBytes { long += seed }
@@ -95,15 +96,22 @@ enum RegexTargets {
         }
     }
 
-    /// The flag groups at the very start (`(?i)`, `(?ms)`, …) and the rest of the pattern.
+    /// The flag groups at the very start (`(?i)`, `(?ms)`, …) and the rest of the pattern, split by
+    /// scalars, as the engine reads patterns (`)` followed by a combining mark is one Character).
     static func splitLeadingFlags(_ pattern: String) -> (flags: String, body: String) {
-        var rest = Substring(pattern)
-        while rest.hasPrefix("(?"), let close = rest.firstIndex(of: ")") {
-            let letters = rest[rest.index(rest.startIndex, offsetBy: 2)..<close]
-            guard !letters.isEmpty, letters.allSatisfy({ "ims".contains($0) }) else { break }
-            rest = rest[rest.index(after: close)...]
+        let scalars = Array(pattern.unicodeScalars)
+        var start = 0
+        while start + 1 < scalars.count, scalars[start] == "(", scalars[start + 1] == "?" {
+            var end = start + 2
+            while end < scalars.count, "ims".unicodeScalars.contains(scalars[end]) { end += 1 }
+            guard end > start + 2, end < scalars.count, scalars[end] == ")" else { break }
+            start = end + 1
         }
-        return (String(pattern[..<rest.startIndex]), String(rest))
+        var flags = String.UnicodeScalarView()
+        flags.append(contentsOf: scalars[..<start])
+        var body = String.UnicodeScalarView()
+        body.append(contentsOf: scalars[start...])
+        return (String(flags), String(body))
     }
 
     // MARK: regex-swift
@@ -194,32 +202,35 @@ struct PatternGenerator {
         return String((0..<length).map { _ in input.pick(Self.textScalars) })
     }
 
-    /// Part of a pattern in both dialects, and whether it holds a quantifier or a group.
-    typealias Piece = (rule: String, swift: String, nested: Bool)
+    /// Part of a pattern in both dialects; whether it holds a quantifier or a group; whether every
+    /// way of matching it consumes a scalar.
+    typealias Piece = (rule: String, swift: String, nested: Bool, consumes: Bool)
 
     private mutating func alternation(depth: Int) -> Piece {
         let count = input.int(in: 1...(depth < 2 ? 3 : 1))
         let branches = (0..<count).map { _ in concatenation(depth: depth) }
         return (
             branches.map(\.rule).joined(separator: "|"), branches.map(\.swift).joined(separator: "|"),
-            branches.contains(where: \.nested)
+            branches.contains(where: \.nested), branches.allSatisfy(\.consumes)
         )
     }
 
     private mutating func concatenation(depth: Int) -> Piece {
-        var piece: Piece = ("", "", false)
+        var piece: Piece = ("", "", false, false)
         for _ in 0..<input.int(in: 0...4) {
             let atom = self.atom(depth: depth)
             var quantifier = ""
             if atom.repeatable, input.oneIn(3) {
-                // Repeating a group that itself repeats or nests (`(a*)*`, `(.*.*)+`, `((a|a)|(a|a))*`)
-                // sends Swift's backtracking engine, the reference here, into exponential time; the
-                // rule engine meets those patterns in `regex` (under libFuzzer's -timeout).
+                // Repeating a group that itself repeats, nests or may match nothing (`(a*)*`,
+                // `(.*.*)+`, `((a|a)|(a|a))*`, `(?:){2,4}(?:){2,4}…`) sends Swift's backtracking engine,
+                // the reference here, into exponential time; the rule engine meets those patterns in
+                // `regex` (under libFuzzer's -timeout).
                 quantifier = input.pick(atom.piece.nested ? Self.optionalQuantifiers : Self.quantifiers)
             }
             piece.rule += atom.piece.rule + quantifier
             piece.swift += atom.piece.swift + quantifier
             piece.nested = piece.nested || atom.piece.nested || !quantifier.isEmpty
+            piece.consumes = piece.consumes || (atom.piece.consumes && quantifier.isEmpty)
         }
         return piece
     }
@@ -231,26 +242,27 @@ struct PatternGenerator {
         switch input.int(in: 0...19) {
         case 0..<8:
             let literal = input.pick(Self.literals)
-            return ((literal, literal, false), true)
+            return ((literal, literal, false, true), true)
         case 8:
-            return ((".", ".", false), true)
+            return ((".", ".", false, true), true)
         case 9..<11:
             let shorthand = input.pick(["\\d", "\\D", "\\w", "\\W", "\\s", "\\S"])
-            return ((shorthand, shorthand, false), true)
+            return ((shorthand, shorthand, false, true), true)
         case 11..<14:
             let members = (0..<input.int(in: 1...3)).map { _ in input.pick(Self.classMembers) }
             let set = "[" + (input.oneIn(2) ? "^" : "") + members.joined() + "]"
-            return ((set, set, false), true)
+            return ((set, set, false, true), true)
         case 14..<17 where depth < 3:
             let inner = alternation(depth: depth + 1)
             let open = input.oneIn(2) ? "(" : "(?:"
-            // A group may repeat when it holds plain atoms only (`(ab|c)*`), not quantifiers or groups.
-            let nested = inner.nested || inner.rule.contains("(")
-            return ((open + inner.rule + ")", open + inner.swift + ")", nested), true)
+            // A group may repeat when it holds plain atoms only and every branch consumes something
+            // (`(ab|c)*`), not quantifiers, groups or empty branches (`(?:){2,4}`, `($)+`).
+            let nested = inner.nested || inner.rule.contains("(") || !inner.consumes
+            return ((open + inner.rule + ")", open + inner.swift + ")", nested, inner.consumes), true)
         case 17..<19:
-            return (("^", multiline ? "^" : "\\A", false), false)
+            return (("^", multiline ? "^" : "\\A", false, false), false)
         default:
-            return (("$", multiline ? "$" : "\\z", false), false)
+            return (("$", multiline ? "$" : "\\z", false, false), false)
         }
     }
 }
