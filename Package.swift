@@ -109,6 +109,12 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Fuzzing harnesses for the parsers that read untrusted or hand-edited input. `.ci/fuzz`
+        // builds them with libFuzzer and AddressSanitizer; this ordinary build replays the corpus.
+        .executableTarget(
+            name: "hdp-retry-fuzz",
+            dependencies: ["RetryCore", "WebhookAuth", "RetryRules", "LinearRegex", "RetryJournal"]
+        ),
         .target(
             name: "HDPSimulator",
             dependencies: [
