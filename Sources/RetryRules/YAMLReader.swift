@@ -118,37 +118,48 @@ public struct YAMLValue {
 
     /// The character at a 1-based line and column (columns count Unicode scalars, as libyaml does).
     private static func character(in text: String, line: Int, column: Int) -> Unicode.Scalar? {
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        let lines = yamlLines(Substring(text))
         guard line >= 1, line <= lines.count else { return nil }
-        let scalars = Array(lines[line - 1].unicodeScalars)
+        let scalars = lines[line - 1]
         guard column >= 1, column <= scalars.count else { return nil }
         return scalars[column - 1]
     }
 
-    /// The 1-based line and column of a character offset.
+    /// The 1-based line and column of a character offset (Yams gives reader errors as one).
     private static func lineAndColumn(in text: String, characterOffset: Int) -> (Int, Int) {
-        var line = 1
-        var column = 1
-        for character in text.prefix(characterOffset) {
-            if character == "\n" || character == "\r\n" {
-                line += 1
-                column = 1
-            } else {
-                column += character.unicodeScalars.count
+        let end = text.index(text.startIndex, offsetBy: max(characterOffset, 0), limitedBy: text.endIndex)
+        let lines = yamlLines(text[..<(end ?? text.endIndex)])
+        return (lines.count, (lines.last?.count ?? 0) + 1)
+    }
+
+    /// The lines of `text` as libyaml counts them, each as its Unicode scalars: broken at LF, CR,
+    /// CRLF, NEL, LS and PS, so that every location agrees with the scanner's and parser's marks.
+    static func yamlLines(_ text: Substring) -> [[Unicode.Scalar]] {
+        var lines: [[Unicode.Scalar]] = [[]]
+        var previous: Unicode.Scalar?
+        for scalar in text.unicodeScalars {
+            defer { previous = scalar }
+            switch scalar {
+            case "\n" where previous == "\r":
+                continue
+            case "\n", "\r", "\u{85}", "\u{2028}", "\u{2029}":
+                lines.append([])
+            default:
+                lines[lines.count - 1].append(scalar)
             }
         }
-        return (line, column)
+        return lines
     }
 
     /// The next line of the same block mapping as `mark` that holds `key` at the same column.
     private static func repeatedKey(_ key: String, after mark: Mark, in text: String) -> (line: Int, column: Int)? {
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        let lines = yamlLines(Substring(text)).map { String(String.UnicodeScalarView($0)) }
         guard mark.line >= 1, mark.line <= lines.count, !key.isEmpty else { return nil }
         for index in mark.line..<lines.count {
             let line = lines[index]
-            let content = line.drop { $0 == " " }
+            let indent = line.unicodeScalars.prefix { $0 == " " }.count
+            let content = Substring(line.unicodeScalars.dropFirst(indent))
             if content.isEmpty || content.hasPrefix("#") { continue }
-            let indent = line.count - content.count
             if indent < mark.column - 1 { return nil }
             guard indent == mark.column - 1 else { continue }
             for spelling in [key, "\"\(key)\"", "'\(key)'"] where content.hasPrefix(spelling) {

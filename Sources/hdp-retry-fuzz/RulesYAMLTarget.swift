@@ -100,43 +100,32 @@ enum RulesYAMLTarget {
 }
 
 /// Where a location may point in a text: a 1-based line and column (in Unicode scalars, as libyaml
-/// counts) on a line that exists, at most just past its end, or the line just past the last.
-///
-/// Lines are counted two ways, and a location is accepted when it exists in either: at LF only,
-/// and at every line break YAML knows (LF, CR, CRLF, NEL, LS, PS). The product places reader
-/// errors (control characters, bad UTF-8) by LF lines but syntax errors by libyaml's; in a file
-/// with CR-only line breaks the two disagree (Tests/Fuzz/Crashes/rules-yaml/README.md).
+/// counts) on a line that exists, at most just past its end, or the line just past the last. Lines
+/// break where YAML breaks them (LF, CR, CRLF, NEL, LS, PS), for reader and syntax errors alike.
 struct TextShape: CustomStringConvertible {
-    /// Line lengths in scalars, by LF only.
-    private var byLineFeed: [Int] = [0]
-    /// Line lengths in scalars, by every YAML line break.
-    private var byYAMLBreak: [Int] = [0]
+    /// Line lengths in scalars.
+    private var lines: [Int] = [0]
 
     init(_ text: String) {
         var previous: Unicode.Scalar?
         for scalar in text.unicodeScalars {
             defer { previous = scalar }
-            if scalar == "\n" { byLineFeed.append(0) } else { byLineFeed[byLineFeed.count - 1] += 1 }
             switch scalar {
             case "\n" where previous == "\r":
                 continue
             case "\n", "\r", "\u{85}", "\u{2028}", "\u{2029}":
-                byYAMLBreak.append(0)
+                lines.append(0)
             default:
-                byYAMLBreak[byYAMLBreak.count - 1] += 1
+                lines[lines.count - 1] += 1
             }
         }
     }
 
-    /// Whether `line`:`column` exists in either way of counting lines.
+    /// Whether `line`:`column` exists.
     func contains(line: Int, column: Int) -> Bool {
-        [byLineFeed, byYAMLBreak].contains { lines in
-            guard line >= 1, column >= 1, line <= lines.count + 1 else { return false }
-            return line == lines.count + 1 ? column == 1 : column <= lines[line - 1] + 1
-        }
+        guard line >= 1, column >= 1, line <= lines.count + 1 else { return false }
+        return line == lines.count + 1 ? column == 1 : column <= lines[line - 1] + 1
     }
 
-    var description: String {
-        "\(byLineFeed.count) lines by LF, \(byYAMLBreak.count) by YAML line breaks"
-    }
+    var description: String { "\(lines.count) lines" }
 }

@@ -36,6 +36,24 @@ struct YAMLReaderTests {
         #expect(parseError("a: 1\nb: x\u{7}y")?.hasPrefix("f.yaml:2:5: YAML reader: ") == true)
     }
 
+    @Test(
+        "reader and syntax errors are placed by the line breaks libyaml counts",
+        arguments: ["\n", "\r\n", "\r", "\u{85}", "\u{2028}", "\u{2029}"])
+    func lineBreaks(_ lineBreak: String) {
+        let reader = ["a: 1", "b: 2", "c: héllo\u{1}"].joined(separator: lineBreak)
+        #expect(parseError(reader)?.hasPrefix("f.yaml:3:9: YAML reader: ") == true, "\(parseError(reader) ?? "")")
+        // A syntax error is placed by libyaml's own marks; a reader error must agree with them.
+        let syntax = ["a: 1", "b: 2", "c: [1"].joined(separator: lineBreak)
+        let message = parseError(syntax) ?? ""
+        #expect(message.hasPrefix("f.yaml:3:") || message.hasPrefix("f.yaml:4:"), "\(message)")
+        // The tab hint finds the tab on the line libyaml names.
+        let tab = ["a: 1", "b:", "\tc: 2"].joined(separator: lineBreak)
+        #expect(parseError(tab)?.contains("(a tab; YAML indents with spaces only)") == true, "\(parseError(tab) ?? "")")
+        // A repeated key is found on the line after the first, whatever the line break.
+        let duplicate = ["a: 1", "b:", "  c: 1", "  c: 2"].joined(separator: lineBreak)
+        #expect(parseError(duplicate) == "f.yaml:4:3: duplicate key 'c' in a mapping (first at line 3)")
+    }
+
     @Test("empty text is no document; two documents are an error")
     func documents() throws {
         #expect(try YAMLValue.parse("", file: "f.yaml") == nil)
