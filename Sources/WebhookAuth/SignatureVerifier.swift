@@ -96,7 +96,8 @@ public struct WebhookVerifier: Sendable, CustomStringConvertible {
     static func joinedValues(_ value: String) -> [String] {
         var parts = [value]
         guard value.utf8.contains(UInt8(ascii: ",")) else { return parts }
-        for part in value.utf8.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: true) where parts.count < 4 {
+        for part in value.utf8.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: true)
+        where parts.count < 4 {
             let trimmed = String(decoding: Array(part), as: UTF8.self).trimmingCharacters(in: .whitespaces)
             if !trimmed.isEmpty, !parts.contains(trimmed) { parts.append(trimmed) }
         }
