@@ -4,12 +4,12 @@ import RetryAgent
 import RetryCore
 import RetryRules
 
-/// `hdp-retry-agent rules check|test|explain`: the operator's tools for editing rules safely.
+/// `hdp-retry-agent rules check|test|explain|backtest`: the operator's tools for editing rules safely.
 struct RulesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rules",
-        abstract: "Validate, test and explain retry rules.",
-        subcommands: [Check.self, Test.self, Explain.self]
+        abstract: "Validate, test, explain and backtest retry rules.",
+        subcommands: [Check.self, Test.self, Explain.self, Backtest.self]
     )
 
     /// The rules path used when none is given.
