@@ -108,7 +108,8 @@ extension JournalCodec {
                     decision: try data.enumeration("decision", DeliveryDecision.self),
                     reason: try data.enumeration("reason", DeliveryReason.self),
                     rule: try data.optionalString("rule"), schedule: try optionalSchedule(data.members["schedule"]),
-                    source: try data.optionalEnumeration("source", DeliverySource.self) ?? .webhook
+                    source: try data.optionalEnumeration("source", DeliverySource.self) ?? .webhook,
+                    payload: try payload(data)
                 )
             )
         case "attempt_started":
@@ -154,7 +155,8 @@ extension JournalCodec {
                     correlationID: try fields.string("correlation_id"),
                     schedule: try schedule(fields.members["schedule"]),
                     status: try fields.string("status"), error: try fields.optionalString("error"),
-                    tries: try fields.int("tries"), inFlightAttempt: try fields.optionalInt("in_flight_attempt")
+                    tries: try fields.int("tries"), inFlightAttempt: try fields.optionalInt("in_flight_attempt"),
+                    payload: try payload(fields)
                 )
             }
             body = .taskSnapshot(
@@ -190,6 +192,29 @@ extension JournalCodec {
             throw DecodeError(message: "unknown record type '\(type)'")
         }
         return JournalRecord(seq: UInt64(seq), time: time, task: task, body: body)
+    }
+
+    /// `payload` (any JSON value; `null` or absent: none) and `payload_truncated` (the kept
+    /// paths, only beside a payload). The payload is kept as its canonical JSON.
+    private static func payload(_ fields: Fields) throws(DecodeError) -> DeliveryPayload? {
+        var kept: [String]?
+        switch fields.members["payload_truncated"] {
+        case .none, .null: break
+        case .array(let items):
+            var paths: [String] = []
+            for item in items {
+                guard case .string(let path) = item else { throw fields.fail("payload_truncated") }
+                paths.append(path)
+            }
+            kept = paths
+        default: throw fields.fail("payload_truncated")
+        }
+        guard let value = fields.members["payload"], value != .null else {
+            if kept != nil { throw fields.fail("payload") }
+            return nil
+        }
+        return DeliveryPayload(
+            canonicalJSON: String(decoding: JSONWriter.canonical(value), as: UTF8.self), keptPaths: kept)
     }
 
     private static func optionalSchedule(_ value: JSONValue?) throws(DecodeError) -> EpisodeSchedule? {

@@ -60,10 +60,11 @@ extension JournalCodec.FastDecoder {
             guard let value = self.schedule() else { return nil }
             schedule = value
         }
+        guard case .some(let payload) = optionalPayload() else { return nil }
         return DeliveryRecord(
             deliveryID: deliveryID, correlationID: correlationID, status: status, error: error,
             noticeTime: noticeTime, decision: decision, reason: reason, rule: rule, schedule: schedule,
-            source: source ?? .webhook)
+            source: source ?? .webhook, payload: payload)
     }
 
     /// The `source` of a delivery, written only when not `webhook`: `.some(nil)` when absent.
@@ -139,11 +140,12 @@ extension JournalCodec.FastDecoder {
                 case .some(let error) = optionalWord("error"),
                 key("tries", first: false), let tries = int(),
                 case .some(let inFlightAttempt) = optionalInt("in_flight_attempt"),
+                case .some(let payload) = optionalPayload(),
                 endObject()
             else { return nil }
             episode = Episode(
                 openedSeq: UInt64(openedSeq), openedAt: openedAt, correlationID: correlationID, schedule: schedule,
-                status: status, error: error, tries: tries, inFlightAttempt: inFlightAttempt)
+                status: status, error: error, tries: tries, inFlightAttempt: inFlightAttempt, payload: payload)
         }
         return TaskSnapshot(
             attempts: attempts, lastAcceptedAt: lastAcceptedAt, state: state, episode: episode,

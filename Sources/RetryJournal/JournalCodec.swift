@@ -152,6 +152,8 @@ public enum JournalCodec {
                 writer.key("schedule")
                 encode(schedule, into: &writer)
             }
+            // Last, so the fixed fields stay where readers (and people) expect them.
+            encode(delivery.payload, into: &writer)
         case .attemptStarted(let started):
             writer.field("attempt", started.attempt)
             writer.field("status", started.status)
@@ -194,6 +196,7 @@ public enum JournalCodec {
                 writer.field("error", episode.error)
                 writer.field("tries", episode.tries)
                 writer.field("in_flight_attempt", episode.inFlightAttempt)
+                encode(episode.payload, into: &writer)
                 writer.endObject()
             }
         case .deliveriesSnapshot(let deliveries):
@@ -210,6 +213,20 @@ public enum JournalCodec {
             writer.endArray()
         }
         writer.endObject()
+    }
+
+    /// `"payload_truncated":[paths…]` (only for a cut-down payload), then `"payload":{…}`, as
+    /// its canonical JSON; nothing without a payload.
+    private static func encode(_ payload: DeliveryPayload?, into writer: inout JSONWriter) {
+        guard let payload else { return }
+        if let kept = payload.keptPaths {
+            writer.key("payload_truncated")
+            writer.beginArray()
+            for path in kept { writer.string(path) }
+            writer.endArray()
+        }
+        writer.key("payload")
+        writer.encoded(payload.json)
     }
 
     private static func encode(_ schedule: EpisodeSchedule, into writer: inout JSONWriter) {

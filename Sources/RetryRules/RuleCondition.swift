@@ -107,6 +107,18 @@ public indirect enum RuleCondition: Sendable {
         case .not: return false
         }
     }
+
+    /// Adds every payload path the condition reads to `paths`.
+    func collectPayloadPaths(into paths: inout Set<String>) {
+        switch self {
+        case .always: break
+        case .field(let field, _):
+            if case .payload(let path) = field { paths.insert(path) }
+        case .all(let conditions), .any(let conditions):
+            for condition in conditions { condition.collectPayloadPaths(into: &paths) }
+        case .not(let condition): condition.collectPayloadPaths(into: &paths)
+        }
+    }
 }
 
 extension FieldTest {

@@ -78,20 +78,29 @@ public final class RuleSet: Sendable {
     public let defaultRule: DefaultRule
     /// The files the set was read from, in load order.
     public let files: [String]
+    /// The dotted payload paths the rules' conditions read (`data.chain_id`; not `status`,
+    /// `error` or `task_id`, which are the notice's own fields), each once, in name order.
+    public let payloadPaths: [String]
 
     /// Builds a rule set from parts that were already validated.
     public init(rules: [Rule], defaultRule: DefaultRule, files: [String]) {
         self.rules = rules
         self.defaultRule = defaultRule
         self.files = files
+        var paths = Set<String>()
+        for rule in rules { rule.condition.collectPayloadPaths(into: &paths) }
+        self.payloadPaths = paths.sorted()
     }
 
-    /// The first matching rule's decision, else the default's.
+    /// The first matching rule's decision, else the default's; it carries ``payloadPaths``.
     public func classify(_ event: RuleEvent) -> Classification {
+        var decision = defaultRule.classification
         for rule in rules where rule.condition.holds(for: event) {
-            return rule.classification
+            decision = rule.classification
+            break
         }
-        return defaultRule.classification
+        decision.payloadPaths = payloadPaths
+        return decision
     }
 
     /// The decision for `event` with the reason each earlier rule did not match.
@@ -101,13 +110,17 @@ public final class RuleSet: Sendable {
             let outcome = rule.condition.outcome(for: event)
             let step = RuleExplanation.Step(rule: rule.name, location: rule.location, reason: outcome.reason)
             if outcome.holds {
-                return RuleExplanation(event: event, skipped: skipped, deciding: step, decision: rule.classification)
+                var decision = rule.classification
+                decision.payloadPaths = payloadPaths
+                return RuleExplanation(event: event, skipped: skipped, deciding: step, decision: decision)
             }
             skipped.append(step)
         }
         let step = RuleExplanation.Step(
             rule: DefaultRule.name, location: defaultRule.location, reason: "no rule matched")
-        return RuleExplanation(event: event, skipped: skipped, deciding: step, decision: defaultRule.classification)
+        var decision = defaultRule.classification
+        decision.payloadPaths = payloadPaths
+        return RuleExplanation(event: event, skipped: skipped, deciding: step, decision: decision)
     }
 }
 

@@ -7,7 +7,8 @@ import Yams
 public struct RuleTestCase: Sendable {
     /// The case's name, printed with its outcome.
     public var name: String
-    /// The event to classify; its payload is the `event` mapping itself.
+    /// The event to classify: the `event` mapping read as a webhook body, exactly as the listener
+    /// reads one (``NoticeParser``); its payload is the mapping itself.
     public var event: RuleEvent
     /// The rule that must decide (`default` for the default), when the case says.
     public var expectedRule: String?
@@ -51,8 +52,13 @@ public struct RuleTestResult: Sendable {
 ///     expect: {rule: transient-network, action: retry}
 /// ```
 ///
-/// The event mapping is also the payload, so rules on dotted paths (`data.chain_id`) can be tested
-/// by writing the nested fields in the event.
+/// The event mapping is read as the webhook body it stands for, by the listener's own
+/// ``NoticeParser`` (with the configured `webhook.fields`, when given): a Standard Webhooks
+/// envelope (`{type, timestamp, data: {…}}`), the `uuid`/`taskId`/`task_uuid` spellings and the
+/// configured paths all work as they do live, and an event the listener would refuse (no task
+/// id, an invalid one, no status) or acknowledge without asking the rules (a status that is not
+/// a failure) is a problem in the fixture, with its location. The mapping is also the payload, so
+/// rules on dotted paths (`data.chain_id`) can be tested by writing the nested fields in the event.
 public enum RuleTestRunner {
     /// The folder holding the tests of the rules at `rulesPath`: `PATH/tests` for a folder,
     /// the sibling `tests` folder for a file.
@@ -65,8 +71,11 @@ public enum RuleTestRunner {
         return RuleSetLoader.join(parent.isEmpty ? "." : parent, "tests")
     }
 
-    /// Loads every `*.yaml`/`*.yml` fixture in `folder`, in name order. A missing folder has no cases.
-    public static func loadCases(folder: String) throws(RulesLoadError) -> [RuleTestCase] {
+    /// Loads every `*.yaml`/`*.yml` fixture in `folder`, in name order, reading events with
+    /// `parser` (the listener's, with the configured `webhook.fields`). A missing folder has no cases.
+    public static func loadCases(
+        folder: String, parser: NoticeParser = NoticeParser()
+    ) throws(RulesLoadError) -> [RuleTestCase] {
         let files: [String]
         do throws(RulesLoadError) {
             files = try RuleSetLoader.ruleFiles(at: folder)
@@ -80,7 +89,7 @@ public enum RuleTestRunner {
             switch RuleSetLoader.readText(file) {
             case .success(let text):
                 do throws(RulesLoadError) {
-                    cases += try loadCases(yaml: text, file: file)
+                    cases += try loadCases(yaml: text, file: file, parser: parser)
                 } catch {
                     problems += error.diagnostics
                 }
@@ -92,15 +101,17 @@ public enum RuleTestRunner {
         return cases
     }
 
-    /// Reads the cases of one fixture file.
-    public static func loadCases(yaml: String, file: String) throws(RulesLoadError) -> [RuleTestCase] {
+    /// Reads the cases of one fixture file, events with `parser`.
+    public static func loadCases(
+        yaml: String, file: String, parser: NoticeParser = NoticeParser()
+    ) throws(RulesLoadError) -> [RuleTestCase] {
         let log = DiagnosticLog()
         var cases: [RuleTestCase] = []
         do {
             if let root = try YAMLValue.parse(yaml, file: file), let top = root.mapping(log, what: "the test file") {
                 var seen: [String: SourceLocation] = [:]
                 for item in top.take("cases")?.sequence(log, what: "cases") ?? [] {
-                    guard let testCase = parseCase(item, log: log) else { continue }
+                    guard let testCase = parseCase(item, parser: parser, log: log) else { continue }
                     if let first = seen[testCase.name] {
                         log.error("duplicate case name '\(testCase.name)' (first at \(first))", at: item.location)
                         continue
@@ -122,14 +133,14 @@ public enum RuleTestRunner {
         cases.map { RuleTestResult(testCase: $0, actual: ruleSet.classify($0.event)) }
     }
 
-    private static func parseCase(_ item: YAMLValue, log: DiagnosticLog) -> RuleTestCase? {
+    private static func parseCase(_ item: YAMLValue, parser: NoticeParser, log: DiagnosticLog) -> RuleTestCase? {
         guard let mapping = item.mapping(log, what: "case") else { return nil }
         defer { mapping.finish(log) }
         let name = mapping.take("name")?.string(log, what: "case name")
         if mapping.keyLocation("name") == nil { log.error("case has no 'name'", at: item.location) }
         var event: RuleEvent?
         if let value = mapping.take("event") {
-            event = parseEvent(value, log: log)
+            event = parseEvent(value, parser: parser, log: log)
         } else {
             log.error("case has no 'event'", at: item.location)
         }
@@ -153,16 +164,23 @@ public enum RuleTestRunner {
             location: item.location)
     }
 
-    private static func parseEvent(_ value: YAMLValue, log: DiagnosticLog) -> RuleEvent? {
-        guard let mapping = value.mapping(log, what: "event") else { return nil }
-        guard let statusValue = mapping.entries.first(where: { $0.key == "status" })?.value else {
-            log.error("event has no 'status'", at: value.location)
+    /// The event mapping as the listener would read it as a body.
+    private static func parseEvent(_ value: YAMLValue, parser: NoticeParser, log: DiagnosticLog) -> RuleEvent? {
+        guard value.mapping(log, what: "event") != nil else { return nil }
+        do {
+            switch try parser.parse(value: jsonValue(value)) {
+            case .failure(let notice):
+                return notice.ruleEvent
+            case .notFailure(let notice):
+                log.error(
+                    "event status '\(notice.status)' is not a failure: the listener acknowledges it as ignored "
+                        + "without asking the rules", at: value.location)
+                return nil
+            }
+        } catch {
+            log.error("event would be refused by the listener (400): \(error.description)", at: value.location)
             return nil
         }
-        guard let status = statusValue.string(log, what: "status") else { return nil }
-        let taskID = mapping.entries.first { $0.key == "task_id" }?.value.scalarText ?? ""
-        let error = mapping.entries.first { $0.key == "error" }?.value.scalarText
-        return RuleEvent(taskID: taskID, status: status, error: error, payload: jsonValue(value))
     }
 
     /// The YAML node as JSON: plain `true`/`false` become booleans, plain numbers numbers, plain

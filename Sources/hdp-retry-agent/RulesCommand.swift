@@ -4,16 +4,35 @@ import RetryAgent
 import RetryCore
 import RetryRules
 
-/// `hdp-retry-agent rules check|test|explain`: the operator's tools for editing rules safely.
+/// `hdp-retry-agent rules check|test|explain|backtest`: the operator's tools for editing rules safely.
 struct RulesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rules",
-        abstract: "Validate, test and explain retry rules.",
-        subcommands: [Check.self, Test.self, Explain.self]
+        abstract: "Validate, test, explain and backtest retry rules.",
+        subcommands: [Check.self, Test.self, Explain.self, Backtest.self]
     )
 
     /// The rules path used when none is given.
     static let defaultPath = "./rules"
+
+    /// The listener's body parser, with `webhook.fields` from `config` when one is given, so
+    /// that `rules test` and `rules explain` read events exactly as the listener reads bodies.
+    static func noticeParser(config: String?) throws -> NoticeParser {
+        guard let config else { return NoticeParser() }
+        let configuration: AgentConfiguration
+        do {
+            configuration = try AgentConfiguration.load(
+                file: config, environment: ProcessInfo.processInfo.environment, flags: .init())
+        } catch {
+            print("\(config): configuration error:\n\(error.description)")
+            throw ExitCode(2)
+        }
+        let fields = configuration.webhook.fields
+        return NoticeParser(
+            fields: NoticeParser.FieldPaths(
+                taskID: fields["task_id"], status: fields["status"], error: fields["error"],
+                timestamp: fields["timestamp"]))
+    }
 
     /// `rules check [PATH…]`: every problem as `FILE:LINE:COLUMN: message`, then a summary line.
     struct Check: ParsableCommand {
@@ -54,21 +73,25 @@ struct RulesCommand: ParsableCommand {
         @Argument(help: "Rules files or folders (default: ./rules); cases come from PATH/tests/.")
         var paths: [String] = []
 
+        @Option(help: "YAML configuration file: events are read with its webhook.fields, as the listener reads bodies.")
+        var config: String?
+
         func run() throws {
+            let parser = try RulesCommand.noticeParser(config: config)
             var failed = false
             for path in paths.isEmpty ? [RulesCommand.defaultPath] : paths {
-                failed = !runTests(at: path) || failed
+                failed = !runTests(at: path, parser: parser) || failed
             }
             if failed { throw ExitCode(1) }
         }
 
-        private func runTests(at path: String) -> Bool {
+        private func runTests(at path: String, parser: NoticeParser) -> Bool {
             let ruleSet: RuleSet
             let cases: [RuleTestCase]
             let folder = RuleTestRunner.testsFolder(forRulesPath: path)
             do throws(RulesLoadError) {
                 ruleSet = try RuleSetLoader.load(path: path).ruleSet
-                cases = try RuleTestRunner.loadCases(folder: folder)
+                cases = try RuleTestRunner.loadCases(folder: folder, parser: parser)
             } catch {
                 error.diagnostics.forEach { print($0) }
                 print("\(path): cannot run tests, the rules or the cases are invalid")
@@ -105,7 +128,11 @@ struct RulesCommand: ParsableCommand {
         @Option(help: "Rules file or folder (default: ./rules, else the built-in HDP rules).")
         var rules: String?
 
+        @Option(help: "YAML configuration file: the body is read with its webhook.fields, as the listener reads it.")
+        var config: String?
+
         func run() throws {
+            let parser = try RulesCommand.noticeParser(config: config)
             let source: RulesSource = rules.map(RulesSource.configured) ?? .defaultPath(RulesCommand.defaultPath)
             let loaded: LoadedRules
             do throws(RulesLoadError) {
@@ -125,11 +152,15 @@ struct RulesCommand: ParsableCommand {
                 print("\(event): cannot read the file")
                 throw ExitCode(1)
             }
-            switch Self.ruleEvent(fromWebhookBody: body) {
-            case .success(let ruleEvent):
-                print(loaded.ruleSet.explain(ruleEvent).text)
+            switch Self.ruleEvent(fromWebhookBody: body, parser: parser) {
+            case .success(.failure(let notice)):
+                print(loaded.ruleSet.explain(notice.ruleEvent).text)
+            case .success(.notFailure(let notice)):
+                print(
+                    "status \(notice.status) is not a failure: the listener acknowledges the body as ignored "
+                        + "(reason not_a_failure) without asking the rules")
             case .failure(let problem):
-                print("\(event): \(problem.message)")
+                print("\(event): \(problem.message) (the listener would answer 400)")
                 throw ExitCode(1)
             }
         }
@@ -139,11 +170,14 @@ struct RulesCommand: ParsableCommand {
             var message: String
         }
 
-        /// Reads a webhook body exactly as the listener does (the notice parser), so `explain`
-        /// and the daemon never disagree about what a body says.
-        static func ruleEvent(fromWebhookBody body: Data) -> Result<RuleEvent, BodyProblem> {
+        /// Reads a webhook body exactly as the listener does (the notice parser, with the
+        /// configured `webhook.fields`), so `explain` and the daemon never disagree about what a
+        /// body says.
+        static func ruleEvent(
+            fromWebhookBody body: Data, parser: NoticeParser = NoticeParser()
+        ) -> Result<ParsedNotice, BodyProblem> {
             do {
-                return .success(try NoticeParser().parse(Array(body)).notice.ruleEvent)
+                return .success(try parser.parse(Array(body)))
             } catch {
                 return .failure(BodyProblem(message: error.description))
             }

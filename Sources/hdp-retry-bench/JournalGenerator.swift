@@ -183,11 +183,14 @@ struct JournalGenerator {
             status = failure.status
             error = failure.errors[random.below(failure.errors.count)]
         }
-        var members: [String: JSONValue] = ["task_id": .string(task.rawValue), "status": .string(status)]
+        // HDP's callback body, which a delivery record keeps when the rules decide it.
+        let sent = now.addingTimeInterval(-2)
+        var members: [String: JSONValue] = [
+            "task_id": .string(task.rawValue), "status": .string(status), "timestamp": .string(ISO8601.format(sent)),
+        ]
         if let error { members["error"] = .string(error) }
         let notice = FailureNotice(
-            taskID: task, status: status, error: error, timestamp: now.addingTimeInterval(-2),
-            payload: .object(members))
+            taskID: task, status: status, error: error, timestamp: sent, payload: .object(members))
         let correlationID = Self.correlationID(random.next())
         let input = DeliveryInput(notice: notice, deliveryID: deliveryID, correlationID: correlationID)
         let rules = rules

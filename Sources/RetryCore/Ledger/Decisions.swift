@@ -77,7 +77,7 @@ public enum Decisions {
         let notice = input.notice
         func record(
             _ decision: DeliveryDecision, _ reason: DeliveryReason, rule: String? = nil,
-            schedule: EpisodeSchedule? = nil
+            schedule: EpisodeSchedule? = nil, payload: DeliveryPayload? = nil
         )
             -> DeliveryVerdict
         {
@@ -86,7 +86,8 @@ public enum Decisions {
                     deliveryID: input.deliveryID, deliveryKey: input.deliveryKey, correlationID: input.correlationID,
                     status: notice.status,
                     error: notice.error.map { truncated($0, to: maximumErrorBytes) }, noticeTime: notice.timestamp,
-                    decision: decision, reason: reason, rule: rule, schedule: schedule, source: input.source
+                    decision: decision, reason: reason, rule: rule, schedule: schedule, source: input.source,
+                    payload: payload
                 )
             )
         }
@@ -97,19 +98,22 @@ public enum Decisions {
             return record(.ignored, .alreadyDecided)
         }
         let classification = classify(notice.ruleEvent)
+        // The rules decided: the record keeps what deciding again needs (rules backtest, and a
+        // reclassification after a status check).
+        let payload = DeliveryPayload.bounded(notice.payload, keeping: classification.payloadPaths)
         switch classification.action {
-        case .ignore: return record(.ignored, .rule, rule: classification.rule)
-        case .giveUp: return record(.gaveUp, .rule, rule: classification.rule)
+        case .ignore: return record(.ignored, .rule, rule: classification.rule, payload: payload)
+        case .giveUp: return record(.gaveUp, .rule, rule: classification.rule, payload: payload)
         case .retry:
             if (entry?.attempts ?? 0) >= classification.maxAttempts {
-                return record(.exhausted, .maxAttempts, rule: classification.rule)
+                return record(.exhausted, .maxAttempts, rule: classification.rule, payload: payload)
             }
             let delay = classification.backoff.delay(tries: 0, unit: jitter)
             let schedule = EpisodeSchedule(
                 rule: classification.rule, maxAttempts: classification.maxAttempts, backoff: classification.backoff,
                 due: now.addingTimeInterval(delay.secondsDouble)
             )
-            return record(.retryScheduled, .rule, rule: classification.rule, schedule: schedule)
+            return record(.retryScheduled, .rule, rule: classification.rule, schedule: schedule, payload: payload)
         }
     }
 
@@ -118,7 +122,10 @@ public enum Decisions {
     /// `outcome` is `nil` when no check was made (`hdp.confirm_status: false`, and the attempt was
     /// not interrupted). A status that is no longer `…Failed` ends the episode `superseded`; a 404
     /// ends it `not_found`; a transient failure reschedules with the episode's backoff. When the
-    /// fresh status or error differs from what the episode knew, the rules classify it again.
+    /// fresh status or error differs from what the episode knew, the rules classify it again:
+    /// `status` and `error` are the fresh ones, the payload the opening notice's body as its
+    /// delivery record kept it (an episode opened before records kept bodies gets
+    /// `{"task_id","status","error"}` with the fresh values instead).
     public static func afterStatus(
         of task: TaskID, entry: TaskEntry, outcome: HDPStatusOutcome?, now: Date, jitter: Double,
         retryAfterCap: Duration, classify: (RuleEvent) -> Classification
@@ -154,12 +161,13 @@ public enum Decisions {
         var reclassified: EpisodeSchedule?
         var schedule = episode.schedule
         if status != episode.status || error != episode.error {
-            let event = RuleEvent(
-                taskID: task.rawValue, status: status, error: error,
-                payload: .object([
+            let payload: JSONValue =
+                episode.payload?.value
+                ?? .object([
                     "task_id": .string(task.rawValue), "status": .string(status),
                     "error": error.map(JSONValue.string) ?? .null,
-                ]))
+                ])
+            let event = RuleEvent(taskID: task.rawValue, status: status, error: error, payload: payload)
             let fresh = classify(event)
             switch fresh.action {
             case .giveUp:

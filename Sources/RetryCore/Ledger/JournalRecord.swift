@@ -87,27 +87,32 @@ public struct DeliveryRecord: Sendable, Hashable {
     public var schedule: EpisodeSchedule?
     /// Where the delivery came from: the webhook listener, or a reconciliation sweep.
     public var source: DeliverySource
+    /// The notice's body, bounded, when the rules decided the delivery (reason `rule` or
+    /// `max_attempts`): what deciding it again needs. `nil` for other deliveries and in records
+    /// written before payloads were kept.
+    public var payload: DeliveryPayload?
 
     public init(
         deliveryID: String, correlationID: String, status: String, error: String?, noticeTime: Date?,
         decision: DeliveryDecision, reason: DeliveryReason, rule: String?, schedule: EpisodeSchedule?,
-        source: DeliverySource = .webhook
+        source: DeliverySource = .webhook, payload: DeliveryPayload? = nil
     ) {
         self.init(
             deliveryID: DeliveryID(deliveryID), correlationID: correlationID, status: status, error: error,
-            noticeTime: noticeTime, decision: decision, reason: reason, rule: rule, schedule: schedule, source: source)
+            noticeTime: noticeTime, decision: decision, reason: reason, rule: rule, schedule: schedule, source: source,
+            payload: payload)
     }
 
     /// A delivery whose id is already a ``DeliveryID`` (the decoder reads it from the line's bytes).
     public init(
         deliveryID: DeliveryID, correlationID: String, status: String, error: String?, noticeTime: Date?,
         decision: DeliveryDecision, reason: DeliveryReason, rule: String?, schedule: EpisodeSchedule?,
-        source: DeliverySource = .webhook
+        source: DeliverySource = .webhook, payload: DeliveryPayload? = nil
     ) {
         self.init(
             deliveryID: deliveryID, deliveryKey: DeliveryKey(id: deliveryID), correlationID: correlationID,
             status: status, error: error, noticeTime: noticeTime, decision: decision, reason: reason, rule: rule,
-            schedule: schedule, source: source)
+            schedule: schedule, source: source, payload: payload)
     }
 
     /// A delivery whose id's key was worked out already (``DeliveryInput`` hashes it once for the
@@ -116,7 +121,7 @@ public struct DeliveryRecord: Sendable, Hashable {
         deliveryID: DeliveryID, deliveryKey: DeliveryKey, correlationID: String, status: String, error: String?,
         noticeTime: Date?, decision: DeliveryDecision, reason: DeliveryReason, rule: String?,
         schedule: EpisodeSchedule?,
-        source: DeliverySource = .webhook
+        source: DeliverySource = .webhook, payload: DeliveryPayload? = nil
     ) {
         self.deliveryID = deliveryID
         self.deliveryKey = deliveryKey
@@ -129,6 +134,7 @@ public struct DeliveryRecord: Sendable, Hashable {
         self.rule = rule
         self.schedule = schedule
         self.source = source
+        self.payload = payload
     }
 }
 

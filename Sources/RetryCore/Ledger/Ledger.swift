@@ -22,10 +22,13 @@ public struct Episode: Sendable, Hashable {
     public var tries: Int
     /// The attempt number of a retry call journaled as started and not yet finished.
     public var inFlightAttempt: Int?
+    /// The body of the notice that opened the episode (bounded), when its delivery record kept
+    /// it: a reclassification after a status check decides on it with the fresh status and error.
+    public var payload: DeliveryPayload?
 
     public init(
         openedSeq: UInt64, openedAt: Date, correlationID: String, schedule: EpisodeSchedule, status: String,
-        error: String?, tries: Int, inFlightAttempt: Int?
+        error: String?, tries: Int, inFlightAttempt: Int?, payload: DeliveryPayload? = nil
     ) {
         self.openedSeq = openedSeq
         self.openedAt = openedAt
@@ -35,6 +38,7 @@ public struct Episode: Sendable, Hashable {
         self.error = error
         self.tries = tries
         self.inFlightAttempt = inFlightAttempt
+        self.payload = payload
     }
 }
 
@@ -256,7 +260,8 @@ public struct Ledger: Sendable {
             guard let schedule = delivery.schedule else { return anomaly() }
             tasks.values[index].episode = Episode(
                 openedSeq: seq, openedAt: time, correlationID: delivery.correlationID,
-                schedule: schedule, status: delivery.status, error: delivery.error, tries: 0, inFlightAttempt: nil
+                schedule: schedule, status: delivery.status, error: delivery.error, tries: 0, inFlightAttempt: nil,
+                payload: delivery.payload
             )
             tasks.values[index].state = .pending
             self.schedule(task, due: schedule.due)

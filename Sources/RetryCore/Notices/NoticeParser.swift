@@ -71,6 +71,12 @@ public struct NoticeParser: Sendable {
                 .malformedJSON,
                 "malformed JSON: the body is not a valid JSON document (\(error.message) at byte \(error.offset))")
         }
+        return try parse(value: root)
+    }
+
+    /// Reads a body that is already a JSON value, exactly as ``parse(_:)`` reads its bytes
+    /// (`rules test` reads its fixtures' events this way).
+    public func parse(value root: JSONValue) throws(NoticeParseError) -> ParsedNotice {
         guard case .object(let top) = root else {
             throw NoticeParseError(.notAnObject, "the body must be a JSON object (got \(Self.kind(of: root)))")
         }

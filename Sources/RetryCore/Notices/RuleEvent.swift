@@ -31,11 +31,18 @@ public struct Classification: Sendable, Hashable {
     /// Accepted retries allowed per task (the rule's, else the file's `defaults`).
     public var maxAttempts: Int
     public var backoff: BackoffPolicy
+    /// The dotted payload paths the whole deciding rule set reads (every rule's conditions, in
+    /// name order): what a delivery record keeps of a body too large to keep whole
+    /// (``DeliveryPayload/bounded(_:keeping:limit:)``).
+    public var payloadPaths: [String]
 
-    public init(rule: String, action: RuleAction, maxAttempts: Int, backoff: BackoffPolicy) {
+    public init(
+        rule: String, action: RuleAction, maxAttempts: Int, backoff: BackoffPolicy, payloadPaths: [String] = []
+    ) {
         self.rule = rule
         self.action = action
         self.maxAttempts = maxAttempts
         self.backoff = backoff
+        self.payloadPaths = payloadPaths
     }
 }

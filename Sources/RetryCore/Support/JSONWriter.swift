@@ -86,6 +86,13 @@ public struct JSONWriter {
         bytes.append(contentsOf: "null".utf8)
     }
 
+    /// A value that is JSON already (`json` must be one compact JSON value, as ``value(_:)``
+    /// writes it), copied as it is.
+    public mutating func encoded(_ json: String) {
+        separate()
+        bytes.append(contentsOf: json.utf8)
+    }
+
     /// A timestamp as ISO 8601 with milliseconds, UTC (`2026-11-29T10:00:00.000Z`).
     public mutating func date(_ value: Date) {
         separate()
