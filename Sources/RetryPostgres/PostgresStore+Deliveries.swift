@@ -16,17 +16,20 @@ extension PostgresStore {
 
     /// Decides and commits a batch of deliveries in one transaction; one answer per delivery.
     ///
-    /// 1. Claim the delivery keys: insert each (and an empty placeholder row for each task not
-    ///    seen before, so that every task has a row to lock). A key inserted, or found past the
-    ///    dedup window and taken over, is this batch's; a key another delivery holds is a
-    ///    duplicate, answered with that delivery (an insert racing another agent's waits for its
-    ///    transaction, then finds its key).
-    /// 2. Lock the rows of the claimed deliveries' tasks (in task order) and take one sequence
-    ///    number per record, after the locks, so each task's records are numbered in the order
-    ///    they are decided.
-    /// 3. Decide each delivery in arrival order on its task's entry as the earlier ones left it,
-    ///    and fold its record in.
-    /// 4. Write the rows, the keys' decisions and the journal lines; commit.
+    /// 1. One statement locks the row of every task of the batch (inserting an empty placeholder
+    ///    for a task never seen, so there is a row to lock), taking a sequence number for each
+    ///    under its lock, and claims the delivery keys. A key inserted, or found past the dedup
+    ///    window and taken over, is this batch's; a key another delivery holds is a duplicate,
+    ///    answered with that delivery (an insert racing another agent's waits for its
+    ///    transaction, then finds its key). Tasks and keys are each taken in sorted order, so two
+    ///    batches cannot wait for each other in a circle.
+    /// 2. A task with two new deliveries in the batch (rare) gets more sequence numbers, still
+    ///    under its lock: each task's records are numbered in the order they are decided.
+    /// 3. Each delivery is decided in arrival order on its task's entry as the earlier ones left
+    ///    it, and its record folded in.
+    /// 4. One statement writes the rows, the keys' decisions and the journal lines; commit.
+    ///
+    /// Four round trips for the whole batch: `BEGIN`, 1, 4, `COMMIT`.
     func commit(_ batch: [DeliveryBatcher.Pending]) async -> [Result<DeliveryAnswer, StoreError>] {
         let started = ContinuousClock.now
         let outcome: Result<([Result<DeliveryAnswer, StoreError>], Int), StoreError>
@@ -66,68 +69,74 @@ extension PostgresStore {
         let window = settings.dedupWindow.secondsDouble
         let earliest = batch.map(\.now).min() ?? Date()
 
-        // 1. Keys (and placeholders).
+        // 1. Lock every task of the batch (inserting an empty placeholder row for a task never
+        // seen), take one sequence number per task under its lock, and claim the keys.
         var claimed: Set<DeliveryKey> = []
         var seen: [DeliveryKey: SeenDelivery] = [:]
+        var entries: [TaskID: TaskEntry] = [:]
+        var sequence: [TaskID: [Int64]] = [:]
         let claimQuery: PostgresQuery = """
-            WITH placeholders AS (
-                INSERT INTO hdp_retry_tasks (task_id, entry, state, updated_at)
-                SELECT t, '', '', \(earliest) FROM unnest(\(taskTexts)::text[]) AS t ORDER BY t
-                ON CONFLICT (task_id) DO NOTHING
+            WITH locked AS (
+                INSERT INTO hdp_retry_tasks AS t (task_id, entry, state, updated_at)
+                SELECT u.t, '', '', \(earliest) FROM unnest(\(taskTexts)::text[]) AS u(t) ORDER BY u.t
+                ON CONFLICT (task_id) DO UPDATE SET task_id = EXCLUDED.task_id
+                RETURNING t.task_id, t.entry, nextval('hdp_retry_journal_seq') AS seq
+            ),
+            keys AS (
+                INSERT INTO hdp_retry_deliveries AS d (key, at, task_id, decision)
+                SELECT u.k::uuid, u.a, u.t, NULL
+                FROM unnest(\(keys)::text[], \(keyTimes)::timestamptz[], \(keyTasks)::text[]) AS u(k, a, t)
+                ORDER BY u.k
+                ON CONFLICT (key) DO UPDATE SET
+                    at = CASE WHEN d.at < EXCLUDED.at - make_interval(secs => \(window)) THEN EXCLUDED.at ELSE d.at END,
+                    task_id = CASE WHEN d.at < EXCLUDED.at - make_interval(secs => \(window))
+                        THEN EXCLUDED.task_id ELSE d.task_id END,
+                    decision = CASE WHEN d.at < EXCLUDED.at - make_interval(secs => \(window))
+                        THEN NULL ELSE d.decision END
+                RETURNING replace(d.key::text, '-', '') AS key, d.decision IS NULL AS ours, d.at, d.task_id, d.decision
             )
-            INSERT INTO hdp_retry_deliveries AS d (key, at, task_id, decision)
-            SELECT u.k::uuid, u.a, u.t, NULL
-            FROM unnest(\(keys)::text[], \(keyTimes)::timestamptz[], \(keyTasks)::text[]) AS u(k, a, t) ORDER BY u.k
-            ON CONFLICT (key) DO UPDATE SET
-                at = CASE WHEN d.at < EXCLUDED.at - make_interval(secs => \(window)) THEN EXCLUDED.at ELSE d.at END,
-                task_id = CASE WHEN d.at < EXCLUDED.at - make_interval(secs => \(window))
-                    THEN EXCLUDED.task_id ELSE d.task_id END,
-                decision = CASE WHEN d.at < EXCLUDED.at - make_interval(secs => \(window))
-                    THEN NULL ELSE d.decision END
-            RETURNING replace(d.key::text, '-', ''), d.decision IS NULL, d.at, d.task_id, d.decision
+            SELECT true, task_id, entry, seq, false, NULL::timestamptz, NULL::text FROM locked
+            UNION ALL
+            SELECT false, key, task_id, NULL, ours, at, decision FROM keys
             """
-        for try await (keyText, ours, at, task, decision) in try await connection.query(claimQuery, logger: logger)
-            .decode((String, Bool, Date, String?, String?).self)
-        {
-            guard let key = DeliveryKey(hex: keyText) else { continue }
+        for try await (isTask, name, text, seq, ours, at, decision) in try await connection.query(
+            claimQuery, logger: logger
+        ).decode((Bool, String, String?, Int64?, Bool, Date?, String?).self) {
+            if isTask {
+                guard let task = TaskID(name) else { continue }
+                if let seq { sequence[task, default: []].append(seq) }
+                if let text, let (_, entry) = try TaskRow.decode(text) { entries[task] = entry }
+                continue
+            }
+            guard let key = DeliveryKey(hex: name) else { continue }
             if ours {
                 claimed.insert(key)
             } else {
                 seen[key] = SeenDelivery(
-                    key: key, at: at, task: task.flatMap(TaskID.init),
+                    key: key, at: at ?? earliest, task: text.flatMap(TaskID.init),
                     decision: decision.flatMap(DeliveryDecision.init(rawValue:)) ?? .ignored)
             }
         }
 
-        // 2. Lock the claimed deliveries' tasks; take sequence numbers.
-        let deciding = Array(
-            Set(claims.filter { claimed.contains($0.key) }.map { batch[$0.value].input.notice.taskID })
-        )
-        .sorted().map(\.rawValue)
-        var entries: [TaskID: TaskEntry] = [:]
-        var sequence: [Int64] = []
-        if !claimed.isEmpty {
-            let count = Int64(claimed.count)
-            let lockQuery: PostgresQuery = """
-                WITH locked AS MATERIALIZED (
-                    SELECT task_id, entry FROM hdp_retry_tasks WHERE task_id = ANY(\(deciding)::text[])
-                    ORDER BY task_id FOR UPDATE
-                )
-                SELECT task_id, entry, 0::int8 FROM locked
-                UNION ALL
-                SELECT NULL, NULL, nextval('hdp_retry_journal_seq') FROM generate_series(1, \(count)::int8)
-                WHERE (SELECT count(*) FROM locked) >= 0
-                """
-            for try await (task, entry, seq) in try await connection.query(lockQuery, logger: logger)
-                .decode((String?, String?, Int64).self)
-            {
-                if task != nil, let entry, let (id, decoded) = try TaskRow.decode(entry) {
-                    entries[id] = decoded
-                } else if task == nil {
-                    sequence.append(seq)
-                }
+        // 2. A task with more than one new delivery in the batch needs more sequence numbers:
+        // taken now, under its lock, so they follow the one it has.
+        var perTask: [TaskID: Int] = [:]
+        for (key, index) in claims where claimed.contains(key) {
+            perTask[batch[index].input.notice.taskID, default: 0] += 1
+        }
+        let extra = perTask.values.reduce(0) { $0 + max(0, $1 - 1) }
+        if extra > 0 {
+            var more: [Int64] = []
+            for try await seq in try await connection.query(
+                "SELECT nextval('hdp_retry_journal_seq') FROM generate_series(1, \(Int64(extra))::int8)", logger: logger
+            ).decode(Int64.self) {
+                more.append(seq)
             }
-            sequence.sort()
+            more.sort()
+            for (task, count) in perTask.sorted(by: { $0.key < $1.key }) where count > 1 {
+                sequence[task, default: []].append(contentsOf: more.prefix(count - 1))
+                more.removeFirst(min(count - 1, more.count))
+            }
         }
 
         // 3. Decide in arrival order.
@@ -136,7 +145,6 @@ extension PostgresStore {
         var records: [JournalRecord] = []
         var decisions: [DeliveryKey: DeliveryRecord] = [:]
         var dropped: [String] = []
-        var next = sequence.makeIterator()
         for (index, pending) in batch.enumerated() {
             let key = pending.input.deliveryKey
             let task = pending.input.notice.taskID
@@ -160,7 +168,8 @@ extension PostgresStore {
                 claimed.remove(key)
                 answers.append(.success(.duplicate(earlier)))
             case .record(let delivery):
-                guard let seq = next.next() else { throw RowError("ran out of sequence numbers") }
+                guard let seq = sequence[task]?.first else { throw RowError("ran out of sequence numbers") }
+                sequence[task]?.removeFirst()
                 let record = JournalRecord(seq: UInt64(seq), time: pending.now, task: task, body: .delivery(delivery))
                 entries[task] = TaskRow.applying([record], to: before, task: task)
                 changed.insert(task)

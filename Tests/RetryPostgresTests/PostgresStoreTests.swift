@@ -215,6 +215,20 @@ struct PostgresStoreTests {
         }
     }
 
+    @Test("a database that cannot be reached refuses deliveries (503) within the deadline and shows as not ready")
+    func unreachableDatabase() async throws {
+        var settings = PostgresStoreSettings(url: try PostgresURL.parse("postgres://nobody@127.0.0.1:1/none").get())
+        settings.transactionTimeout = .milliseconds(500)
+        try await TestDatabase.withStores(settings, owners: ["a"]) { stores in
+            let started = ContinuousClock.now
+            await #expect(throws: StoreError.self) { try await Self.deliver(stores[0], task: sampleTask, id: "msg_1") }
+            #expect(ContinuousClock.now - started < .seconds(5))
+            #expect(!stores[0].isReachable)
+            #expect(await stores[0].claimDue(now: Self.start, limit: 4).isEmpty)
+            #expect(await stores[0].view(of: sampleTask) == nil)
+        }
+    }
+
     @Test("a released task can be claimed again at once")
     func releaseGivesBack() async throws {
         try await TestDatabase.withFresh { settings in

@@ -103,12 +103,14 @@ extension EndToEndTests {
             let first = agents
 
             // The burst: every task's delivery to one agent and the same delivery (same id) to the
-            // next, all at once. Agent 3 is killed once a third of the answers are in; a sender
+            // next, at once. Agent 3 is killed once a third of the answers are in; a sender
             // whose delivery got no 2xx sends it again to the next live agent, as HDP's relay would.
             let sent = try await withThrowingTaskGroup(of: Sent.self) { group in
                 for (index, task) in tasks.enumerated() {
                     for copy in 0..<2 {
                         group.addTask {
+                            // Spread over about a second, so that the kill lands in the middle.
+                            try await Task.sleep(for: .milliseconds(10 * index))
                             var answers: [Int] = []
                             var target = (index + copy) % 3
                             for _ in 0..<40 {
@@ -127,7 +129,7 @@ extension EndToEndTests {
                     }
                 }
                 group.addTask {
-                    try await eventually("a third of the burst answered") {
+                    try await eventually("a third of the burst answered", every: .milliseconds(5)) {
                         burst.answered.withLock { $0 } >= 2 * taskCount / 3
                     }
                     burst.live.withLock { $0[2] = false }
