@@ -11,7 +11,13 @@ extension PostgresStore {
         _ settings: PostgresStoreSettings, owner: String? = nil, logger: Logger,
         _ body: (PostgresStore) async throws -> Result
     ) async throws -> Result {
-        let store = PostgresStore(settings: settings, owner: owner, logger: logger)
+        // The pool's own log: errors only. Its `run()` starts beside the first statement, and the
+        // pool warns about a lease asked for before it ran; the statement waits for it all the same.
+        var background = logger
+        background.logLevel = .error
+        let client = PostgresClient(
+            configuration: settings.url.clientConfiguration(poolSize: settings.poolSize), backgroundLogger: background)
+        let store = PostgresStore(settings: settings, client: client, owner: owner, logger: logger)
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await store.client.run() }
             defer { group.cancelAll() }

@@ -197,3 +197,30 @@ extension PostgresStore {
         return counts
     }
 }
+
+extension PostgresStore {
+    /// The delivery remembered under `key` inside the dedup window at `now`, read without a lock
+    /// (`reconcile --dry-run`).
+    public func seenDelivery(_ key: DeliveryKey, now: Date) async -> SeenDelivery? {
+        let text = key.description
+        let cutoff = now.addingTimeInterval(-settings.dedupWindow.secondsDouble)
+        let logger = self.logger
+        let row = await read("seen delivery") { client -> (Date, String?, String)? in
+            var found: (Date, String?, String)?
+            for try await row in try await client.query(
+                """
+                SELECT at, task_id, decision FROM hdp_retry_deliveries
+                WHERE key = \(text)::uuid AND at >= \(cutoff) AND decision IS NOT NULL
+                """, logger: logger
+            ).decode((Date, String?, String).self) {
+                found = row
+            }
+            return found
+        }
+        guard let (at, task, decision) = row ?? nil else { return nil }
+        return SeenDelivery(
+            key: key, at: at, task: task.flatMap(TaskID.init),
+            decision: DeliveryDecision(rawValue: decision) ?? .ignored
+        )
+    }
+}
