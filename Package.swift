@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // HMAC-SHA256, SHA-256, constant-time comparison and random bytes from the system OpenSSL.
@@ -69,6 +70,19 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        // The PostgreSQL store: the same records and decisions as the file store, with each task's
+        // state in a row decided under a row lock, so several agents can share one database.
+        .target(
+            name: "RetryPostgres",
+            dependencies: [
+                "RetryCore",
+                "RetryJournal",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
+            ]
+        ),
         // The services: listeners, the engine that carries out the core's decisions, the
         // dispatcher, the HDP client, metrics, configuration, the rules reloader, and the wiring.
         .target(
@@ -78,6 +92,7 @@ let package = Package(
                 "WebhookAuth",
                 "RetryRules",
                 "RetryJournal",
+                "RetryPostgres",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -96,6 +111,7 @@ let package = Package(
             name: "hdp-retry-agent",
             dependencies: [
                 "RetryAgent",
+                "RetryPostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
@@ -105,6 +121,9 @@ let package = Package(
             name: "hdp-retry-bench",
             dependencies: [
                 "RetryAgent",
+                "RetryPostgres",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
                 "COpenSSL",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -151,12 +170,15 @@ let package = Package(
         ),
         .testTarget(name: "RetryRulesTests", dependencies: ["RetryRules", "LinearRegex", "RetryTesting"]),
         .testTarget(name: "RetryJournalTests", dependencies: ["RetryJournal", "RetryTesting"]),
+        .testTarget(name: "RetryPostgresTests", dependencies: ["RetryPostgres", "RetryJournal", "RetryTesting"]),
         .testTarget(
             name: "RetryAgentTests",
             dependencies: [
                 "RetryAgent",
                 "RetryTesting",
                 "HDPSimulator",
+                "RetryPostgres",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -4,12 +4,13 @@ import RetryAgent
 import RetryCore
 import RetryJournal
 
-/// `journal verify|compact|inspect|repair`: offline tools; they take the journal's lock, so they
-/// refuse to run beside a live agent.
+/// `journal verify|compact|inspect|repair|export|import`: offline tools on the file journal (they
+/// take its lock, so they refuse to run beside a live agent), and on the PostgreSQL store
+/// (`inspect --config`, `export`, `import`), which they share with running agents.
 struct JournalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "journal", abstract: "Verify, compact, inspect or repair the journal.",
-        subcommands: [Verify.self, Compact.self, Inspect.self, Repair.self]
+        commandName: "journal", abstract: "Verify, compact, inspect, repair, export or import the journal.",
+        subcommands: [Verify.self, Compact.self, Inspect.self, Repair.self, Export.self, Import.self]
     )
 
     struct Options: ParsableArguments {
@@ -62,13 +63,19 @@ struct JournalCommand: ParsableCommand {
         }
     }
 
-    struct Inspect: ParsableCommand {
+    struct Inspect: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Summarise the journal, or show one task's view and history.")
+            abstract: "Summarise the journal, or show one task's view and history.",
+            discussion: "With --config naming store.backend: postgres, reads the database instead of the file.")
         @OptionGroup var options: Options
         @Option(help: "Show this task (ULID or UUID).") var task: String?
+        @Option(help: "YAML configuration file: store.backend: postgres reads the database.") var config: String?
 
-        func run() throws {
+        func run() async throws {
+            if let settings = try JournalCommand.database(config: config, onlyIfPostgres: true) {
+                try await JournalCommand.inspectDatabase(settings, task: task)
+                return
+            }
             let file = try JournalCommand.open(options)
             var ledger = Ledger(dedupWindow: DurationText.parse(options.dedupWindow) ?? .seconds(86_400))
             let bytes = try file.readAll()

@@ -28,21 +28,29 @@ struct IngestBenchmark {
     var skipPeer: Bool
     /// Keep the working directory.
     var keep: Bool
+    /// With a database URL: the scale-out rows (file journal, 1 and 3 agents on PostgreSQL).
+    var postgres: String?
+    /// Failed tasks of the scale-out rows' retry measurement.
+    var scaleOutTasks = 3000
+    /// Only the scale-out rows.
+    var scaleOutOnly = false
 
     /// The rows, in the order of the table.
-    private(set) var rows: [IngestRow] = []
+    var rows: [IngestRow] = []
     /// Lines under the table: targets, the machine, caveats.
-    private(set) var notes: [String] = []
+    var notes: [String] = []
     private var machine = ""
-    private var measured = Measured()
+    var measured = Measured()
 
     /// Figures the ratios and targets are computed from.
-    private struct Measured {
+    struct Measured {
         var durable: Double?
         var duplicate: Double?
         var peer: Double?
         var fixedRateP99: Double?
         var compactionP99: Double?
+        /// Ingest and retries per second: file journal, PostgreSQL with 1 agent, with 3 agents.
+        var scaleOut: [ScaleOutBenchmark.Figures] = []
         var idleRSS: Int?
         var bytesPerTask: Double?
         var openTasks: Int?
@@ -89,6 +97,13 @@ struct IngestBenchmark {
         versions.insert(LoadTools.version(agent, arguments: ["version"], directory: directory), at: 0)
 
         var factory = DeliveryFactory()
+        if let postgres {
+            try measureScaleOut(postgres: postgres, wrk: wrkPath, factory: &factory, directory: directory)
+            if scaleOutOnly {
+                machine += "; " + versions.joined(separator: ", ")
+                return
+            }
+        }
         let durable = factory.make(deliveries)
         let journal = try measureAgent(wrk: wrk, factory: &factory, durable: durable, directory: directory)
         try measureCompaction(factory: &factory, journal: journal, directory: directory)
@@ -414,7 +429,7 @@ struct IngestBenchmark {
 
     private func targetLines() -> [String] {
         func verdict(_ ok: Bool) -> String { ok ? "✓" : "✗" }
-        var lines = [String]()
+        var lines = scaleOutTargetLines()
         if let durable = measured.durable, let duplicate = measured.duplicate {
             let ratio = durable / duplicate
             lines.append(

@@ -43,6 +43,18 @@ struct IngestCommand: ParsableCommand {
     @Flag(help: "Keep the working directory (configuration, logs, journals, wrk scripts and outputs).")
     var keep = false
 
+    @Option(
+        help: """
+            A PostgreSQL URL whose user may create databases: adds the scale-out rows (durable ingest and             retries per second of one agent on the file journal, and of 1 and 3 agents on one database).             Needs hdp-sim built next to the agent.
+            """)
+    var postgres: String?
+
+    @Option(name: .customLong("scale-out-tasks"), help: "Failed tasks of the scale-out retry rows (default 3,000).")
+    var scaleOutTasks = 3000
+
+    @Flag(name: .customLong("scale-out-only"), help: "With --postgres: only the scale-out rows.")
+    var scaleOutOnly = false
+
     func validate() throws {
         guard Self.seconds(duration) != nil else { throw ValidationError("--duration: whole seconds, like 10s or 1m") }
         guard connections >= 1, threads >= 1, connections >= threads else {
@@ -61,6 +73,9 @@ struct IngestCommand: ParsableCommand {
             agent: try agent ?? Self.defaultAgent(), seconds: seconds, connections: connections, threads: threads,
             deliveries: deliveries ?? max(quick ? 20_000 : 50_000, 25_000 * seconds), rate: rate,
             openTasks: openTasks ?? (quick ? 5_000 : 100_000), skipPeer: skipPeer, keep: keep)
+        benchmark.postgres = postgres
+        benchmark.scaleOutTasks = quick ? min(scaleOutTasks, 300) : scaleOutTasks
+        benchmark.scaleOutOnly = scaleOutOnly
         defer { ChildProcess.killAll() }
         do {
             try benchmark.run()

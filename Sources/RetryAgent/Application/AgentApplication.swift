@@ -93,8 +93,14 @@ public enum AgentApplication {
         }
 
         // Journal: take the lock now, so a second agent is refused at once; replay happens
-        // inside the running service group, while /readyz answers 503.
-        let file = try JournalFile(path: configuration.journal.path)
+        // inside the running service group, while /readyz answers 503. On PostgreSQL, the
+        // database is migrated there instead (several agents share it: no lock).
+        let backend: CoreBackend
+        if let settings = configuration.postgresSettings {
+            backend = .postgres(settings)
+        } else {
+            backend = .file(try JournalFile(path: configuration.journal.path))
+        }
         let adminToken = try Secrets.adminToken(configuration: configuration, logger: logger)
         guard let listen = HostPort(configuration.listen), let adminListen = HostPort(configuration.adminListen) else {
             throw ConfigurationError(["listen addresses must be HOST:PORT"])
@@ -147,7 +153,7 @@ public enum AgentApplication {
             )
         )
         let core = AgentCore(
-            configuration: configuration, dryRun: dryRun, file: file, store: store, reloader: reloader,
+            configuration: configuration, dryRun: dryRun, backend: backend, store: store, reloader: reloader,
             verifier: verifier, parser: parser, client: client, listen: listen, metrics: metrics,
             readiness: readiness, engineHandle: engineHandle, reconcilerHandle: reconcilerHandle, logger: logger
         )
@@ -157,7 +163,9 @@ public enum AgentApplication {
             metadata: [
                 "version": "\(RetryAgentVersion.current)", "hdp_base_url": "\(configuration.hdp.baseURL)",
                 "dry_run": "\(dryRun)",
-                "journal": "\(configuration.journal.path)", "fsync": "\(configuration.journal.fsync.rawValue)",
+                "store": "\(configuration.store.backend.rawValue)",
+                "journal": "\(configuration.postgresSettings?.url.redacted ?? configuration.journal.path)",
+                "fsync": "\(configuration.journal.fsync.rawValue)",
             ]
         )
         var groupConfiguration = ServiceGroupConfiguration(

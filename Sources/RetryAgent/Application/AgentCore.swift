@@ -3,6 +3,7 @@ import Hummingbird
 import Logging
 import RetryCore
 import RetryJournal
+import RetryPostgres
 import RetryRules
 import ServiceLifecycle
 import Synchronization
@@ -19,13 +20,22 @@ public final class EngineHandle: Sendable {
     func publish(_ engine: RetryEngine) { current.withLock { $0 = engine } }
 }
 
-/// Replays the journal, then runs everything that depends on the replayed state in an inner
-/// `ServiceGroup`: journal writer, dispatcher, rules reloader, webhook listener, and the
-/// `StopAccepting` gate. Graceful shutdown of the outer group is passed on to the inner one.
+/// Where the core keeps its state.
+enum CoreBackend: Sendable {
+    /// The file journal, its lock taken.
+    case file(JournalFile)
+    /// A PostgreSQL database shared with other agents.
+    case postgres(PostgresStoreSettings)
+}
+
+/// Replays the journal (or migrates the database), then runs everything that depends on the
+/// state in an inner `ServiceGroup`: the store (journal writer, or database pool), dispatcher,
+/// rules reloader, webhook listener, and the `StopAccepting` gate. Graceful shutdown of the outer
+/// group is passed on to the inner one.
 struct AgentCore: Service {
     let configuration: AgentConfiguration
     let dryRun: Bool
-    let file: JournalFile
+    let backend: CoreBackend
     let store: RuleStore
     let reloader: RulesReloader
     let verifier: WebhookVerifier
@@ -39,7 +49,13 @@ struct AgentCore: Service {
     let logger: Logger
 
     func run() async throws {
-        let clock = SystemAgentClock()
+        switch backend {
+        case .file(let file): try await runOnFile(file)
+        case .postgres(let settings): try await runOnPostgres(settings)
+        }
+    }
+
+    private func runOnFile(_ file: JournalFile) async throws {
         let started = ContinuousClock.now
         let (ledger, report) = try await FileStore.replay(file, dedupWindow: configuration.webhook.dedupWindow)
         if report.truncatedBytes > 0 {
@@ -87,6 +103,18 @@ struct AgentCore: Service {
                 logger.info("journal compaction started", metadata: ["tasks": "\(tasks)"])
             }
         }
+        try await runServices(store: fileStore, breaker: ledger.breaker, front: [.init(service: writer)])
+    }
+
+    /// Runs the engine and the services around it on `store`; `front` comes first in the group
+    /// (the store's own services: stopped last).
+    func runServices(
+        store retryStore: any RetryStore, breaker: BreakerSnapshot,
+        front: [ServiceGroupConfiguration.ServiceConfiguration]
+    ) async throws {
+        let clock = SystemAgentClock()
+        let metrics = self.metrics
+        let logger = self.logger
         var settings = EngineSettings()
         settings.dispatch = configuration.dispatch
         settings.dispatch.confirmStatus = configuration.hdp.confirmStatus
@@ -95,7 +123,7 @@ struct AgentCore: Service {
         settings.retryAfterCap = configuration.retryAfterCap
         let store = self.store
         let engine = RetryEngine(
-            store: fileStore, breaker: ledger.breaker, settings: settings, clock: clock, metrics: metrics,
+            store: retryStore, breaker: breaker, settings: settings, clock: clock, metrics: metrics,
             logger: logger, classify: { store.classify($0) }
         )
         engineHandle.publish(engine)
@@ -136,8 +164,7 @@ struct AgentCore: Service {
         )
         let inner = ServiceGroup(
             configuration: .init(
-                services: [
-                    .init(service: writer),
+                services: front + [
                     .init(service: dispatcher),
                     .init(service: reconciler),
                     .init(service: reloader),

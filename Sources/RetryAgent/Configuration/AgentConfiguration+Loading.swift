@@ -44,6 +44,10 @@ extension AgentConfiguration {
             self.rules.pathIsExplicit = true
         }
         if let journal = environment["HDP_RETRY_JOURNAL"], !journal.isEmpty { self.journal.path = journal }
+        if let url = environment["HDP_RETRY_DATABASE_URL"], !url.isEmpty {
+            store.postgresURL = url
+            store.urlLocation = nil
+        }
         if let dryRun = environment["HDP_RETRY_DRY_RUN"] {
             switch dryRun {
             case "true", "1": self.dryRun = true
@@ -102,6 +106,7 @@ extension AgentConfiguration {
             )
         }
         problems += reconcileProblems()
+        problems += storeProblems()
         if !problems.isEmpty { throw ConfigurationError(problems) }
     }
 }

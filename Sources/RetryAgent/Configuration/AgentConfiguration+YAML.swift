@@ -187,6 +187,7 @@ extension AgentConfiguration {
             section.finish(log)
         }
         reconcile = readReconcile(top.take("reconcile"), log)
+        store = readStore(top.take("store"), log)
         if let section = top.take("admin")?.mapping(log, what: "admin") {
             if let value = section.take("token_file"), !value.isNull {
                 admin.tokenFile = value.string(log, what: "admin.token_file")

@@ -24,6 +24,8 @@ public struct AgentConfiguration: Sendable {
     var locations: [String: SourceLocation] = [:]
     /// `reconcile.*`: sweeps of HDP's task list for failures whose webhook never arrived.
     public var reconcile = ReconcileSettings()
+    /// `store.*`: the file journal (default) or a PostgreSQL database shared by several agents.
+    public var store = StoreSettings()
 
     public struct HDP: Sendable {
         public var baseURL = "https://staging.hdp.api.herodotus.cloud"

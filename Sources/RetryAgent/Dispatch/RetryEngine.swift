@@ -123,6 +123,12 @@ public final class RetryEngine: Sendable {
     /// Claims the due work that may start now (concurrency cap, rate limit, breaker) and says when
     /// to look again (`nil`: when the doorbell rings).
     public func claim() async -> (run: [DispatchMachine.Admitted], wakeAt: Date?) {
+        if let shared = await store.sharedBreaker(), machine.withLock({ $0.adoptBreaker(shared) }) {
+            metrics?.circuitState.set(shared.state.gaugeValue)
+            logger.notice(
+                "circuit breaker state taken from another agent",
+                metadata: ["state": "\(shared.state.rawValue)", "trips": "\(shared.trips)"])
+        }
         let now = clock.now
         let limit = machine.withLock { $0.reserve(now: now) }
         let due = limit > 0 ? await store.claimDue(now: now, limit: limit) : []
@@ -130,7 +136,12 @@ public final class RetryEngine: Sendable {
         for transition in admission.transitions { await journalBreaker(transition, at: now.roundedToMilliseconds) }
         if !admission.putBack.isEmpty { await store.release(admission.putBack) }
         let nextDue = await store.nextDue()
-        let wakeAt = machine.withLock { $0.wakeAt(nextDue: nextDue, now: now) }
+        var wakeAt = machine.withLock { $0.wakeAt(nextDue: nextDue, now: now) }
+        if let poll = store.pollInterval, !isStopping {
+            // Other agents schedule work and drop leases: look again at least this often.
+            let latest = now.addingTimeInterval(poll.secondsDouble)
+            wakeAt = min(wakeAt ?? latest, latest)
+        }
         return (admission.run, wakeAt)
     }
 

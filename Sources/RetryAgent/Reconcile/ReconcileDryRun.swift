@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import RetryCore
 import RetryJournal
+import RetryPostgres
 import RetryRules
 import Synchronization
 
@@ -78,6 +79,10 @@ public enum ReconcileDryRun {
         case .success(let loaded): rules = loaded.ruleSet
         case .failure(let error): throw ConfigurationError(["rules: \(error.description)"])
         }
+        if let settings = configuration.postgresSettings {
+            return try await runOnDatabase(
+                settings, rules: rules, configuration: configuration, environment: environment, logger: logger)
+        }
         var ledger = Ledger(dedupWindow: configuration.webhook.dedupWindow)
         let path = configuration.journal.path
         var records: Int?
@@ -117,6 +122,89 @@ public enum ReconcileDryRun {
         } catch {
             try? await httpClient.shutdown()
             throw ConfigurationError(["hdp: \(error)"])
+        }
+    }
+
+    /// The dry run on the PostgreSQL store: the tasks' rows and the dedup table, read without
+    /// locks beside the live agents.
+    private static func runOnDatabase(
+        _ settings: PostgresStoreSettings, rules: RuleSet, configuration: AgentConfiguration,
+        environment: [String: String], logger: Logger
+    ) async throws -> Outcome {
+        let apiKey = try Secrets.hdpAPIKey(configuration: configuration, environment: environment)
+        var clientConfiguration = HTTPClient.Configuration()
+        clientConfiguration.redirectConfiguration = .disallow
+        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
+        let client: HTTPHDPClient
+        do {
+            client = try HTTPHDPClient(
+                baseURL: configuration.hdp.baseURL, apiKey: apiKey, timeout: configuration.hdp.timeout,
+                httpClient: httpClient, logger: logger)
+        } catch {
+            try? await httpClient.shutdown()
+            throw ConfigurationError(["hdp: \(error)"])
+        }
+        let outcome: Result<Outcome, any Error>
+        do {
+            outcome = .success(
+                try await PostgresStore.withRunning(settings, logger: logger) { store in
+                    let clock = SystemAgentClock()
+                    let target = StoreSweepTarget(
+                        store: store, dispatch: configuration.dispatch, clock: clock,
+                        classify: { rules.classify($0) })
+                    let sweep = ReconcileSweep(
+                        settings: configuration.effectiveReconcile, client: client, clock: clock, logger: logger)
+                    let report = await sweep.run(against: target)
+                    return Outcome(
+                        report: report, journalPath: settings.url.redacted,
+                        journalRecords: try? await store.summary().records, breaker: await store.breakerSnapshot(),
+                        settings: configuration.effectiveReconcile)
+                })
+        } catch {
+            outcome = .failure(error)
+        }
+        try? await httpClient.shutdown()
+        switch outcome {
+        case .success(let outcome): return outcome
+        case .failure(let error):
+            throw ConfigurationError(["database \(settings.url.redacted): \(PostgresStore.describe(error))"])
+        }
+    }
+}
+
+/// A sweep against the PostgreSQL store, read-only: like ``LedgerSweepTarget``, with the tasks'
+/// rows and the dedup table read from the database.
+final class StoreSweepTarget: SweepTarget {
+    private let store: PostgresStore
+    private let bucket: Mutex<TokenBucket>
+    private let classify: @Sendable (RuleEvent) -> Classification
+    private let clock: any AgentClock
+
+    init(
+        store: PostgresStore, dispatch: DispatchSettings, clock: any AgentClock,
+        classify: @escaping @Sendable (RuleEvent) -> Classification
+    ) {
+        self.store = store
+        self.bucket = Mutex(TokenBucket(rate: dispatch.ratePerSecond, burst: dispatch.burst))
+        self.classify = classify
+        self.clock = clock
+    }
+
+    func permitListCall(now: Date) -> ListCallPermit {
+        bucket.withLock { bucket in bucket.take(now: now) ? .granted : .wait(until: bucket.nextToken(now: now)) }
+    }
+
+    func entries(of tasks: [TaskID]) async -> [TaskID: TaskEntry] { await store.entries(of: tasks) }
+
+    /// What the delivery path would answer; nothing is written.
+    func deliver(_ input: DeliveryInput) async throws(DeliveryRefusal) -> DeliveryAnswer {
+        let now = clock.now.roundedToMilliseconds
+        let entry = await store.entries(of: [input.notice.taskID])[input.notice.taskID]
+        let seen = await store.seenDelivery(input.deliveryKey, now: now)
+        switch Decisions.delivery(input, seen: seen, entry: entry, now: now, jitter: 0.5, classify: classify) {
+        case .duplicate(let seen): return .duplicate(seen)
+        case .record(let record):
+            return .accepted(record, task: input.notice.taskID, attempt: (entry?.attempts ?? 0) + 1)
         }
     }
 }

@@ -112,6 +112,21 @@ public struct CircuitBreaker: Sendable {
         }
     }
 
+    /// Takes on a state another agent recorded in a shared store (SPEC §8: one agent seeing HDP
+    /// fail holds every agent back). The window of recent results starts again; probes and calls
+    /// in flight are still reported with ``record(failure:now:)`` or ``release()`` and count under
+    /// the new state. Returns whether anything changed.
+    @discardableResult
+    public mutating func adopt(_ shared: BreakerSnapshot) -> Bool {
+        guard shared != snapshot else { return false }
+        snapshot = shared
+        results.removeAll()
+        consecutive = 0
+        probesInFlight = 0
+        probesSucceeded = 0
+        return true
+    }
+
     /// Gives back a permit that was not used (the call never went out).
     public mutating func release() {
         if snapshot.state == .halfOpen { probesInFlight = max(0, probesInFlight - 1) }

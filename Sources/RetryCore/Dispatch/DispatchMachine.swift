@@ -252,6 +252,14 @@ public struct DispatchMachine: Sendable {
         claims[task] = nil
     }
 
+    /// Takes on the breaker state another agent recorded in the shared store; returns whether it
+    /// changed anything (see ``CircuitBreaker/adopt(_:)``). Nothing is journaled: the other agent
+    /// did.
+    @discardableResult
+    public mutating func adoptBreaker(_ shared: BreakerSnapshot) -> Bool {
+        breaker.adopt(shared)
+    }
+
     /// Stops admitting work; what is in flight finishes.
     public mutating func beginStopping() {
         isStopping = true

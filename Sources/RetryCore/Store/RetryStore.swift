@@ -61,6 +61,24 @@ public protocol RetryStore: AnyObject, Sendable {
     /// The entries of those of `tasks` the store knows (a reconciliation sweep looks up the
     /// failed tasks of a page at once); tasks never seen are absent.
     func entries(of tasks: [TaskID]) async -> [TaskID: TaskEntry]
+
+    /// A store shared by several agents: the longest an idle dispatcher sleeps before it looks
+    /// for due work again (work another agent scheduled, or whose lease ran out). `nil` for a
+    /// store only this agent writes: its dispatcher is woken by what it does itself.
+    var pollInterval: Duration? { get }
+
+    /// A store shared by several agents: the breaker state another agent recorded since this one
+    /// last recorded or adopted one (`nil`: no change). The dispatcher adopts it, so one agent
+    /// seeing HDP fail holds every agent back.
+    func sharedBreaker() async -> BreakerSnapshot?
+}
+
+extension RetryStore {
+    /// Only this agent writes the store.
+    public var pollInterval: Duration? { nil }
+
+    /// Only this agent records breaker transitions.
+    public func sharedBreaker() async -> BreakerSnapshot? { nil }
 }
 
 /// The records a decision appends, and what it tells its caller.

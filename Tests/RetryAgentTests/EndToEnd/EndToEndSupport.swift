@@ -129,6 +129,14 @@ struct AgentSettings: Sendable {
     /// `reconcile`, a YAML flow mapping: off (no periodic sweep) unless a scenario turns it on, so
     /// that the webhook scenarios see only their own deliveries.
     var reconcile = "{interval: 0}"
+    /// Names the agent's configuration file (`NAME.yaml`) and log, so several agents can run.
+    var name = "agent"
+    /// `HDP_RETRY_DATABASE_URL`: set, the agent runs on the PostgreSQL store.
+    var databaseURL: String?
+    /// `hdp.timeout`.
+    var hdpTimeout = "10s"
+    /// `store.postgres.lease` (at least 3 × `hdp.timeout`).
+    var lease = "30s"
 }
 
 /// A running agent and where its two listeners are (both bind port 0; the log says which).
@@ -283,7 +291,7 @@ final class EndToEndHarness: Sendable {
         let configuration = """
             listen: 127.0.0.1:0
             admin_listen: 127.0.0.1:0
-            hdp: {base_url: "\(settings.hdpURL ?? simulatorURL)", timeout: 10s, confirm_status: \(settings.confirmStatus)}
+            hdp: {base_url: "\(settings.hdpURL ?? simulatorURL)", timeout: \(settings.hdpTimeout), confirm_status: \(settings.confirmStatus)}
             rules: {path: "\(directory)/rules.yaml", watch: false}
             journal: {path: "\(journalPath)", fsync: always, compact_above_bytes: \(settings.compactAboveBytes)}
             dispatch: {max_in_flight: \(settings.maxInFlight), rate_per_second: 500, burst: 100}
@@ -297,24 +305,27 @@ final class EndToEndHarness: Sendable {
               half_open_probes: 1
             log: {format: json, level: \(settings.logLevel)}
             reconcile: \(settings.reconcile)
+            store: {backend: \(settings.databaseURL == nil ? "file" : "postgres"), postgres: {pool_size: 4, lease: \(settings.lease)}}
             """
-        try configuration.write(toFile: directory + "/agent.yaml", atomically: true, encoding: .utf8)
+        let configurationPath = directory + "/\(settings.name).yaml"
+        try configuration.write(toFile: configurationPath, atomically: true, encoding: .utf8)
         var environment = Self.cleanEnvironment()
         environment["WEBHOOK_SECRETS"] = secret
+        if let url = settings.databaseURL { environment["HDP_RETRY_DATABASE_URL"] = url }
         if let key = settings.apiKey { environment["HDP_API_KEY"] = key }
         if let standardError = settings.standardError {
             // `exec`: the registered child is the agent itself, with its standard error redirected.
             return try children.start(
                 URL(fileURLWithPath: "/bin/sh"),
                 [
-                    "-c", #"exec "$0" serve --config "$1" 2>"$2""#, agentBinary.path, directory + "/agent.yaml",
+                    "-c", #"exec "$0" serve --config "$1" 2>"$2""#, agentBinary.path, configurationPath,
                     standardError,
                 ],
-                environment: environment, directory: directory, log: "agent")
+                environment: environment, directory: directory, log: settings.name)
         }
         return try children.start(
-            agentBinary, ["serve", "--config", directory + "/agent.yaml"], environment: environment,
-            directory: directory, log: "agent")
+            agentBinary, ["serve", "--config", configurationPath], environment: environment,
+            directory: directory, log: settings.name)
     }
 
     /// SIGTERM, then the exit status (`nil` when it did not exit within 20 s).
@@ -404,10 +415,16 @@ final class EndToEndHarness: Sendable {
         return records
     }
 
-    /// Runs `hdp-retry-agent ARGUMENTS` to completion: its exit status and output.
-    func tool(_ arguments: [String]) async throws -> (status: Int32, output: String) {
+    /// Runs `hdp-retry-agent ARGUMENTS` to completion (with `environment` added to the clean one):
+    /// its exit status and output.
+    func tool(
+        _ arguments: [String], environment: [String: String] = [:]
+    ) async throws -> (
+        status: Int32, output: String
+    ) {
         let child = try children.start(
-            agentBinary, arguments, environment: Self.cleanEnvironment(), directory: directory, log: "tool")
+            agentBinary, arguments, environment: Self.cleanEnvironment().merging(environment) { $1 },
+            directory: directory, log: "tool")
         guard let exit = try await child.waitForExit() else { throw EndToEndError("\(arguments) did not finish") }
         return (exit.status, child.log)
     }
