@@ -13,7 +13,9 @@ import Musl
 //   for every input. The harness comes from `HDP_FUZZ_TARGET`; a violated property traps, so
 //   libFuzzer reports it like a crash and keeps the input.
 // - The ordinary build (`swift build`) has the `@main` below: `replay` runs files (the committed
-//   corpus, a crash input) through a harness without sanitizers and reports every violation.
+//   corpus, a crash input) through a harness without sanitizers and reports every violation;
+//   `mutate` feeds a harness random mutations of its corpus for a bounded time (no coverage
+//   guidance: the quick check CI runs on its one build, that the harnesses hold beyond the seeds).
 
 /// The harness libFuzzer runs. Written once by `LLVMFuzzerInitialize`, before the first input;
 /// libFuzzer then calls `LLVMFuzzerTestOneInput` on one thread only.
@@ -67,6 +69,8 @@ enum HDPRetryFuzz {
         usage: hdp-retry-fuzz list
                hdp-retry-fuzz replay TARGET PATH...     run files (or every file in folders) through a harness
                hdp-retry-fuzz replay --all FOLDER       run FOLDER/TARGET/* through each harness that has a folder
+               hdp-retry-fuzz mutate SECONDS FOLDER     mutate FOLDER/TARGET/* at random for SECONDS per harness
+                                                        (HDP_FUZZ_SEED=N repeats a run; failures in ./mutate-failures/)
 
         Fuzzing itself needs the sanitized build: see .ci/fuzz.
         """
@@ -78,6 +82,13 @@ enum HDPRetryFuzz {
             for target in FuzzTarget.all { print("\(target.name)\t\(target.summary)") }
         case "replay" where arguments.count >= 3 && arguments[1] == "--all":
             exit(replayAll(folder: arguments[2]) ? 0 : 1)
+        case "mutate" where arguments.count == 3:
+            guard let seconds = Double(arguments[1]), seconds > 0, seconds <= 3600 else {
+                printError("hdp-retry-fuzz: mutate: SECONDS must be a number from 0 to 3600\n")
+                exit(2)
+            }
+            let seed = ProcessInfo.processInfo.environment["HDP_FUZZ_SEED"].flatMap { UInt64($0) }
+            exit(Mutation.runAll(folder: arguments[2], seconds: seconds, seed: seed) ? 0 : 1)
         case "replay" where arguments.count >= 3:
             guard let target = FuzzTarget.named(arguments[1]) else {
                 printError("hdp-retry-fuzz: unknown target \(arguments[1]); see `hdp-retry-fuzz list`\n")

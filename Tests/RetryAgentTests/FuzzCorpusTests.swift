@@ -37,6 +37,8 @@ struct FuzzCorpusTests {
         let process = Process()
         process.executableURL = try binary()
         process.arguments = arguments
+        // `mutate` writes failing inputs under its working directory, never into the repository.
+        process.currentDirectoryURL = FileManager.default.temporaryDirectory
         let output = Pipe()
         process.standardOutput = output
         process.standardError = output
@@ -61,5 +63,17 @@ struct FuzzCorpusTests {
         #expect(
             result.output.contains("\(target): ") && result.output.contains(" inputs, 0 violations"), "\(result.output)"
         )
+    }
+
+    @Test("random mutations of the corpus keep every property, in every harness")
+    func mutate() throws {
+        let result = try Self.run(["mutate", "0.3", Self.corpus.path])
+        #expect(result.status == 0, "\(result.output)")
+        for target in Self.targets {
+            let line = result.output.split(separator: "\n").first { $0.hasPrefix("\(target): ") }
+            let count = line.flatMap { $0.split(separator: " ").dropFirst().first }.flatMap { Int($0) }
+            #expect((count ?? 0) > 0, "\(target) ran no mutated input: \(result.output)")
+            #expect(line?.hasSuffix(" 0 violations") == true, "\(result.output)")
+        }
     }
 }
