@@ -95,10 +95,14 @@ extension PostgresStore {
                 guard let (entryText, leaseOwner, firstSeq) = found,
                     let (_, entry) = try TaskRow.decode(entryText)
                 else { return (nil, 0) }
-                if let leaseOwner, leaseOwner != owner {
+                // Only the lease holder decides for a claimed task. No holder is not this agent
+                // either: its lease ran out, another agent took the task over and its work item
+                // ended (which clears the lease) — an attempt decided now on this agent's old
+                // status check could be a second paid retry.
+                guard leaseOwner == owner else {
                     logger.warning(
                         "the task was taken over by another agent after this one's lease ran out; nothing recorded",
-                        metadata: ["task_id": "\(task)", "lease_owner": "\(leaseOwner)"])
+                        metadata: ["task_id": "\(task)", "lease_owner": "\(leaseOwner ?? "none")"])
                     return (nil, 0)
                 }
                 guard let update = decide(entry), !update.records.isEmpty else { return (nil, 0) }

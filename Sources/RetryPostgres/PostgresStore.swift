@@ -78,7 +78,9 @@ public final class PostgresStore: RetryStore, Service, Sendable {
         observe: @escaping @Sendable (Event) -> Void = { _ in }
     ) {
         let client = PostgresClient(
-            configuration: settings.url.clientConfiguration(poolSize: settings.poolSize), backgroundLogger: logger)
+            configuration: settings.url.clientConfiguration(
+                poolSize: settings.poolSize, serverTimeout: settings.transactionTimeout),
+            backgroundLogger: logger)
         self.init(settings: settings, client: client, owner: owner, logger: logger, observe: observe)
     }
 

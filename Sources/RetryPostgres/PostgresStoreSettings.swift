@@ -99,7 +99,13 @@ public struct PostgresURL: Sendable, Hashable, CustomStringConvertible {
     public var description: String { redacted }
 
     /// The client configuration for this URL, with at most `poolSize` connections.
-    public func clientConfiguration(poolSize: Int) -> PostgresClient.Configuration {
+    ///
+    /// With `serverTimeout`, every session asks the server to give up a statement, a lock wait
+    /// and an idle open transaction after that long (`statement_timeout`, `lock_timeout`,
+    /// `idle_in_transaction_session_timeout`). A deadline on the client side cannot stop a
+    /// statement already sent (the client waits for its answer), so this is what bounds a
+    /// delivery stuck behind another session's row lock: it fails, and is answered 503.
+    public func clientConfiguration(poolSize: Int, serverTimeout: Duration? = nil) -> PostgresClient.Configuration {
         var configuration: PostgresClient.Configuration
         if let socketDirectory {
             configuration = PostgresClient.Configuration(
@@ -118,6 +124,14 @@ public struct PostgresURL: Sendable, Hashable, CustomStringConvertible {
         configuration.options.maximumConnections = poolSize
         configuration.options.minimumConnections = 0
         configuration.options.connectTimeout = .seconds(5)
+        if let serverTimeout {
+            let (seconds, attoseconds) = serverTimeout.components
+            let milliseconds = String(max(1, seconds * 1000 + attoseconds / 1_000_000_000_000_000))
+            configuration.options.additionalStartupParameters = [
+                ("statement_timeout", milliseconds), ("lock_timeout", milliseconds),
+                ("idle_in_transaction_session_timeout", milliseconds),
+            ]
+        }
         return configuration
     }
 }

@@ -215,6 +215,101 @@ struct PostgresStoreTests {
         }
     }
 
+    @Test("an agent back after its lease ran out decides nothing, also once the agent that took over has let go")
+    func aStaleClaimCannotStartAnAttempt() async throws {
+        try await TestDatabase.withFresh { settings in
+            try await TestDatabase.withStores(settings, owners: ["a", "b"]) { stores in
+                let (a, b) = (stores[0], stores[1])
+                _ = try await Self.deliver(a, task: sampleTask, id: "msg_1")
+                let due = Self.start.addingTimeInterval(10)
+                #expect(await a.claimDue(now: due, limit: 4).map(\.task) == [sampleTask])
+                // A checks the status, then stalls past its lease before starting the attempt.
+                try await TestDatabase.admin(settings.url) { client in
+                    try await client.query(
+                        "UPDATE hdp_retry_tasks SET lease_until = clock_timestamp() - interval '1 second'"
+                    ).consume()
+                }
+                // B takes the task over, starts an attempt whose outcome is unknown, and lets go.
+                #expect(await b.claimDue(now: due, limit: 4).map(\.task) == [sampleTask])
+                let attempt = AttemptStarted(attempt: 1, status: "TraceGenFailed", reclassified: nil)
+                #expect(
+                    try await b.update(sampleTask, now: due) { _ in
+                        StoreUpdate(records: [.attemptStarted(attempt)], result: true)
+                    } == true)
+                let unknown = AttemptFinished(
+                    call: .retry, result: .timeout, httpStatus: nil, detail: "timed out", nextDue: due,
+                    outcomeUnknown: true)
+                #expect(
+                    try await b.update(sampleTask, now: due) { _ in
+                        StoreUpdate(records: [.attemptFinished(unknown)], result: true)
+                    } == true)
+                // A comes back on its old status check: it must not start a second attempt.
+                let stale = try await a.update(sampleTask, now: due) { _ in
+                    StoreUpdate(records: [.attemptStarted(attempt)], result: true)
+                }
+                #expect(stale == nil)
+                let view = try #require(await a.view(of: sampleTask))
+                #expect(view.history.filter { $0.body.typeName == "attempt_started" }.count == 1)
+            }
+        }
+    }
+
+    @Test("a delivery stuck behind another session's lock on its task is refused within the deadline")
+    func aLockedRowIsRefusedInTime() async throws {
+        try await TestDatabase.withFresh { fresh in
+            var settings = fresh
+            settings.transactionTimeout = .seconds(2)
+            try await TestDatabase.withStores(settings, owners: ["a"]) { stores in
+                _ = try await Self.deliver(stores[0], task: sampleTask, id: "msg_1")
+                let client = PostgresClient(
+                    configuration: settings.url.clientConfiguration(poolSize: 1), backgroundLogger: silentLogger)
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { await client.run() }
+                    defer { group.cancelAll() }
+                    try await client.withConnection { connection in
+                        // Another session holds the task's row (a stuck transaction, a slow agent).
+                        try await connection.query("BEGIN", logger: silentLogger).consume()
+                        try await connection.query(
+                            "SELECT 1 FROM hdp_retry_tasks WHERE task_id = \(sampleTask.rawValue) FOR UPDATE",
+                            logger: silentLogger
+                        ).consume()
+                        // The delivery races a 15 s watchdog; the lock is let go when either ends,
+                        // so a delivery that waited for the lock cannot hang the test.
+                        enum Race: Sendable { case refused(Duration), taken, watchdog }
+                        let first = await withTaskGroup(of: Race.self) { race in
+                            race.addTask {
+                                let started = ContinuousClock.now
+                                do {
+                                    _ = try await Self.deliver(stores[0], task: sampleTask, id: "msg_2")
+                                    return .taken
+                                } catch {
+                                    return .refused(ContinuousClock.now - started)
+                                }
+                            }
+                            race.addTask {
+                                try? await Task.sleep(for: .seconds(15))
+                                return .watchdog
+                            }
+                            let first = await race.next() ?? .watchdog
+                            try? await connection.query("ROLLBACK", logger: silentLogger).consume()
+                            race.cancelAll()
+                            return first
+                        }
+                        // Each of the three tries gives up at the 2 s lock timeout.
+                        guard case .refused(let waited) = first else {
+                            Issue.record("the delivery was not refused while the row was locked: \(first)")
+                            return
+                        }
+                        #expect(waited < .seconds(15))
+                    }
+                }
+                // Once the lock is gone, the redelivery is taken.
+                let again = try await Self.deliver(stores[0], task: sampleTask, id: "msg_2")
+                #expect({ if case .accepted = again { true } else { false } }())
+            }
+        }
+    }
+
     @Test("a database that cannot be reached refuses deliveries (503) within the deadline and shows as not ready")
     func unreachableDatabase() async throws {
         var settings = PostgresStoreSettings(url: try PostgresURL.parse("postgres://nobody@127.0.0.1:1/none").get())
