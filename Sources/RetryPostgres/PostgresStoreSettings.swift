@@ -78,18 +78,22 @@ public struct PostgresURL: Sendable, Hashable, CustomStringConvertible {
             }
         }
         let host = components.host.flatMap { $0.isEmpty ? nil : $0 } ?? "localhost"
-        guard let user = components.user, !user.isEmpty else {
+        // Decoded once, from the URL's own spelling: `components.user` is decoded already, and
+        // decoding it again would turn a password's `%2541` into `A`.
+        guard let user = components.percentEncodedUser.map({ $0.removingPercentEncoding ?? $0 }), !user.isEmpty
+        else {
             return .failure(URLProblem("must name a user (postgres://USER@HOST/DATABASE)"))
         }
-        let database = String(components.path.drop { $0 == "/" })
+        let encodedDatabase = String(components.percentEncodedPath.drop { $0 == "/" })
+        let database = encodedDatabase.removingPercentEncoding ?? encodedDatabase
         guard !database.isEmpty else { return .failure(URLProblem("must name a database (…/DATABASE)")) }
         let port = components.port ?? 5432
         guard (1...65_535).contains(port) else { return .failure(URLProblem("the port must be 1–65535")) }
         return .success(
             PostgresURL(
-                host: host, port: port, user: user.removingPercentEncoding ?? user,
-                password: components.password.map { $0.removingPercentEncoding ?? $0 },
-                database: database.removingPercentEncoding ?? database, sslMode: sslMode,
+                host: host, port: port, user: user,
+                password: components.percentEncodedPassword.map { $0.removingPercentEncoding ?? $0 },
+                database: database, sslMode: sslMode,
                 socketDirectory: socketDirectory))
     }
 

@@ -33,7 +33,8 @@ extension JournalCommand {
             }
             let output = handle
             let count = try await JournalCommand.withDatabase(settings) { store in
-                try await store.exportJournal { output.write(Data($0)) }
+                // A failed write (a full disk) is an error with its reason, never a trap.
+                try await store.exportJournal { try output.write(contentsOf: Data($0)) }
             }
             if let journal {
                 try output.synchronize()

@@ -59,6 +59,15 @@ enum Secrets {
             }
             return secrets.map { WebhookSecret(value: $0.text, origin: "\(path) line \($0.line)") }
         }
+        if configuration.store.backend == .postgres {
+            // Agents sharing a database sit behind one load balancer: a secret each agent made
+            // up for itself would get every delivery signed for another agent refused (401).
+            let advice =
+                "store.backend is postgres but no webhook secret is configured: this agent uses a secret of its own, "
+                + "which the other agents do not know; give every agent the same WEBHOOK_SECRETS or "
+                + "webhook.signature.secrets_file"
+            logger.warning("\(advice)")
+        }
         return [try generatedSecret(scheme: configuration.webhook.scheme, path: generatedPath, logger: logger)]
     }
 

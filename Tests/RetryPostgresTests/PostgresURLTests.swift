@@ -1,0 +1,47 @@
+import Testing
+
+@testable import RetryPostgres
+
+/// Database URLs as operators write them (no server needed).
+@Suite("PostgreSQL URL")
+struct PostgresURLTests {
+    @Test("user, password and database are percent-decoded exactly once")
+    func decodedOnce() throws {
+        let url = try PostgresURL.parse("postgres://app%40ops:ab%2541%3Ax@db.example:6432/hdp%20retry?sslmode=require")
+            .get()
+        #expect(url.user == "app@ops")
+        #expect(url.password == "ab%41:x")
+        #expect(url.database == "hdp retry")
+        #expect(url.host == "db.example" && url.port == 6432 && url.sslMode == .require)
+    }
+
+    @Test("defaults: port 5432, host localhost, TLS preferred; a socket folder with host=")
+    func defaults() throws {
+        let plain = try PostgresURL.parse("postgresql://app@/hdp").get()
+        #expect(plain.host == "localhost" && plain.port == 5432 && plain.sslMode == .prefer && plain.password == nil)
+        let socket = try PostgresURL.parse("postgres://app@localhost/hdp?host=/var/run/postgresql").get()
+        #expect(socket.socketDirectory == "/var/run/postgresql")
+    }
+
+    @Test(
+        "a URL that does not read is refused without repeating it",
+        arguments: [
+            "mysql://app:s3cretpw@db/hdp", "postgres://:s3cretpw@db/hdp", "postgres://app:s3cretpw@db/",
+            "postgres://app:s3cretpw@db/hdp?sslmode=verify-full", "postgres://app:s3cretpw@db/hdp?sslrootcert=/x",
+        ])
+    func refused(_ text: String) {
+        guard case .failure(let problem) = PostgresURL.parse(text) else {
+            Issue.record("\(text) was accepted")
+            return
+        }
+        #expect(!problem.description.contains("s3cretpw"))
+        #expect(!problem.description.isEmpty)
+    }
+
+    @Test("the URL as logs show it holds neither user nor password")
+    func redacted() throws {
+        let url = try PostgresURL.parse("postgres://app:s3cretpw@db.example:5432/hdp").get()
+        #expect(url.redacted == "postgres://…@db.example:5432/hdp")
+        #expect("\(url)" == url.redacted)
+    }
+}
