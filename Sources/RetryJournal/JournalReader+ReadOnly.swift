@@ -12,7 +12,8 @@ import Darwin
 extension JournalReader {
     /// Decodes the journal at `path` as it is now, beside a running agent: no lock is taken and
     /// nothing is written (not even a torn tail cut off). The file is read in chunks of
-    /// ``chunkSize`` up to its size when opened; a line the agent is still writing then is left
+    /// ``chunkSize`` up to the end of its records when opened (not into the zero-filled space
+    /// written ahead of them); a line the agent is still writing then is left
     /// out as the scan's torn tail, and what the agent appends later is not read. A compaction
     /// that replaces the file meanwhile does not disturb the scan, which goes on reading the
     /// file it opened.
@@ -29,7 +30,9 @@ extension JournalReader {
     static func scanReadOnly(
         path: String, chunkSize: Int, apply: (consuming JournalRecord) -> Void
     ) throws(JournalError) -> Scan {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer (it is refused
+        // below); reads of a regular file are not affected by it.
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else {
             let code = errno
             throw .io("cannot read \(path): \(String(cString: strerror(code)))", errno: code)
@@ -40,7 +43,12 @@ extension JournalReader {
             let code = errno
             throw .io("cannot read \(path): \(String(cString: strerror(code)))", errno: code)
         }
-        let size = Int(status.st_size)
+        // A FIFO or a device would block or never end: only a file is a journal.
+        guard status.st_mode & S_IFMT == S_IFREG else { throw .io("\(path) is not a regular file", errno: EINVAL) }
+        // Up to the end of the records as the file is now, never into the zero-filled space the
+        // agent writes ahead (its records land there while the scan reads, and a half-seen one
+        // would read as corruption).
+        let size = Int(JournalFile.endOfRecords(fd, length: Int64(status.st_size)))
         var scanner = Scanner()
         var capacity = max(chunkSize, 1)
         var storage = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 16)

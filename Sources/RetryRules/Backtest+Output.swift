@@ -220,7 +220,7 @@ extension BacktestReport {
     private static func exampleLine(_ example: Example) -> String {
         let error = example.error.map { RuleText.quoted($0, limit: 100) } ?? "(no error text)"
         return
-            "  \(example.task?.rawValue ?? "(no task)")  \(ISO8601.format(example.time))  \(example.status)  \(error)"
+            "  \(example.task?.rawValue ?? "(no task)")  \(ISO8601.format(example.time))  \(RuleText.shown(example.status, limit: 60))  \(error)"
     }
 
     private static func firstFew(_ examples: [Example]) -> String {

@@ -106,6 +106,15 @@ enum RuleText {
 
     /// `text` in double quotes with `"`, `\` and control characters escaped, cut to `limit`
     /// characters (event texts can be long; patterns and values from the rules are shown whole).
+    /// `text` as it is when every character shows as itself, else quoted as ``quoted(_:limit:)``
+    /// quotes it (for short fields such as a status, shown bare when they are plain).
+    static func shown(_ text: String, limit: Int = shownLimit) -> String {
+        let plain =
+            text.unicodeScalars.count <= limit && !text.isEmpty
+            && !text.unicodeScalars.contains { TerminalText.isUnsafe($0) || $0 == " " || $0 == "\"" || $0 == "\\" }
+        return plain ? text : quoted(text, limit: limit)
+    }
+
     static func quoted(_ text: String, limit: Int = shownLimit) -> String {
         var out = "\""
         var count = 0
@@ -122,7 +131,7 @@ enum RuleText {
             case "\t": out += "\\t"
             case "\r": out += "\\r"
             default:
-                if scalar.value < 0x20 || scalar.value == 0x7F {
+                if TerminalText.isUnsafe(scalar) {
                     out += "\\u{\(String(scalar.value, radix: 16))}"
                 } else {
                     out.unicodeScalars.append(scalar)

@@ -18,7 +18,9 @@ extension RulesCommand {
                 payload); the output counts, per rule and action, how failures were decided before \
                 and how they would be now, with the first few of each change. Exit 0 when every \
                 failure would be decided as before, 1 when some would not or cannot be decided \
-                from their records, 2 when the rules, the journal or the options are unusable.
+                from their records, 2 when the rules, the journal or an option's value is unusable \
+                (64 for a command line that does not parse). A compacted journal keeps no \
+                delivery records from before its compaction: those failures are not decided again.
                 """
         )
 
@@ -39,8 +41,8 @@ extension RulesCommand {
 
         func run() throws {
             guard format == "text" || format == "json" else { throw usage("--format must be text or json") }
-            guard let window = DurationText.parse(since) else {
-                throw usage("--since '\(since)' is not a duration (500ms, 30s, 10m, 24h)")
+            guard let window = DurationText.parse(since), window > .zero else {
+                throw usage("--since '\(since)' must be a positive duration of at most 87600h (500ms, 30s, 10m, 24h)")
             }
             let journalPath = try resolvedJournalPath()
             let rulesPath = rules ?? RulesCommand.defaultPath
@@ -60,19 +62,39 @@ extension RulesCommand {
             }
             var deliveries: [JournalRecord] = []
             var latest: Date?
+            var compactedAt: Date?
             let scan: JournalReader.Scan
             do {
                 scan = try JournalReader.scanReadOnly(path: journalPath) { record in
                     latest = max(latest ?? record.time, record.time)
-                    if case .delivery = record.body { deliveries.append(record) }
+                    switch record.body {
+                    case .delivery: deliveries.append(record)
+                    case .taskSnapshot, .deliveriesSnapshot: compactedAt = max(compactedAt ?? record.time, record.time)
+                    default: break
+                    }
                 }
             } catch {
                 standardError("journal: \(error.message)")
                 throw ExitCode(2)
             }
+            // Bytes and not one record: whatever this is, it is not a journal.
+            if scan.records == 0, !scan.corrupt.isEmpty || scan.tornTail != nil {
+                standardError("\(journalPath): not a journal (no line of it reads as a journal record)")
+                throw ExitCode(2)
+            }
             for bad in scan.corrupt {
                 standardError(
                     "\(journalPath):\(bad.line): unreadable record left out (\(bad.problem)); see journal verify")
+            }
+            if let torn = scan.tornTail {
+                standardError(
+                    "\(journalPath): the last \(torn.count) bytes are not a whole record (a line being written, or "
+                        + "a torn write) and were left out")
+            }
+            if let compactedAt {
+                standardError(
+                    "\(journalPath): compacted at \(ISO8601.format(compactedAt)); failures decided before that were "
+                        + "folded into task snapshots and are not decided again")
             }
             let start = latest.map { RetryRules.Backtest.windowStart(latest: $0, since: window) }
             let report = RetryRules.Backtest.run(deliveries, candidate: candidate, from: start)

@@ -441,7 +441,7 @@ enum TaskDetail {
             } else {
                 fields.append(("next due", "\(episode.due) (\(RelativeTime.due(episode.due, now: now)))"))
             }
-            fields.append(("status", episode.status))
+            fields.append(("status", Text.oneLine(episode.status)))
             fields.append(("last error", Text.oneLine(episode.error ?? "-")))
             fields.append(("tries", "\(episode.tries) this episode"))
             fields.append(("correlation", episode.correlationID))
@@ -623,9 +623,9 @@ enum Text {
         var result = ""
         var pendingSpace = false
         for character in text {
-            if character.isWhitespace
-                || character.unicodeScalars.allSatisfy({ $0.properties.generalCategory == .control })
-            {
+            // Whitespace, and anything that would act on the terminal instead of showing (a
+            // control, a bidirectional override: the text is what a sender wrote), is a space.
+            if character.isWhitespace || character.unicodeScalars.contains(where: TerminalText.isUnsafe) {
                 pendingSpace = !result.isEmpty
                 continue
             }

@@ -29,4 +29,46 @@ import Testing
         }
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == Data(bytes))
     }
+
+    /// Records the agent writes over its zero-filled space while the scan reads are not read:
+    /// the scan stops at the end of the records as they were when it opened the file, so it never
+    /// sees half of one (which would read as corruption).
+    @Test func recordsWrittenAheadDuringTheScanAreNotRead() throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/journal.jsonl"
+        let records = JournalTests.randomRecords(seed: 7, count: 50)
+        let bytes = records.flatMap(JournalCodec.encode)
+        try Data(bytes + [UInt8](repeating: 0, count: 1 << 20)).write(to: URL(fileURLWithPath: path))
+        let later = JournalTests.randomRecords(seed: 8, count: 50).enumerated().map { index, record in
+            var record = record
+            record.seq = 10_000 + UInt64(index)
+            return record
+        }
+        let writer = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        defer { try? writer.close() }
+        var read: [JournalRecord] = []
+        var wrote = false
+        let scan = try JournalReader.scanReadOnly(path: path, chunkSize: 64) { record in
+            read.append(record)
+            if !wrote {
+                // The agent appends over the zeros while the scan is still near the start.
+                wrote = true
+                try? writer.seek(toOffset: UInt64(bytes.count))
+                try? writer.write(contentsOf: Data(later.flatMap(JournalCodec.encode)))
+            }
+        }
+        #expect(wrote)
+        #expect(read == records)
+        #expect(scan.corrupt.isEmpty && scan.tornTail == nil)
+    }
+
+    /// A FIFO (or any file that is not a regular file) is refused rather than read forever.
+    @Test func onlyARegularFileIsScanned() throws {
+        let directory = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/fifo"
+        #expect(mkfifo(path, 0o600) == 0)
+        #expect(throws: JournalError.self) { try JournalReader.scanReadOnly(path: path) { _ in } }
+    }
 }

@@ -126,6 +126,26 @@ extension EndToEndTests {
                 #expect(refused.status == 2)
                 #expect(refused.output.contains("\(broken):4:13:"), "\(refused.output)")
 
+                // Not a journal, a FIFO, a window that is not a positive duration: exit 2, said why.
+                let noise = e2e.directory + "/noise.bin"
+                try Data((0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 131 &+ 7) }).write(
+                    to: URL(fileURLWithPath: noise))
+                let notJournal = try await e2e.tool(["rules", "backtest", "--rules", candidatePath, "--journal", noise])
+                #expect(notJournal.status == 2)
+                #expect(notJournal.output.contains("not a journal"), "\(notJournal.output)")
+                let fifo = e2e.directory + "/fifo"
+                #expect(mkfifo(fifo, 0o600) == 0)
+                let piped = try await e2e.tool(["rules", "backtest", "--rules", candidatePath, "--journal", fifo])
+                #expect(piped.status == 2)
+                #expect(piped.output.contains("not a regular file"), "\(piped.output)")
+                for since in ["0s", "87601h", "soon"] {
+                    let window = try await e2e.tool([
+                        "rules", "backtest", "--rules", candidatePath, "--journal", e2e.journalPath, "--since", since,
+                    ])
+                    #expect(window.status == 2)
+                    #expect(window.output.contains("must be a positive duration"), "\(window.output)")
+                }
+
                 // The journal is byte for byte what it was, and the agent goes on as before.
                 #expect(try Data(contentsOf: URL(fileURLWithPath: e2e.journalPath)) == before)
                 let after = await e2e.deliver(
