@@ -354,9 +354,12 @@ struct IngestBenchmark {
         try FileManager.default.createDirectory(atPath: compactionDirectory, withIntermediateDirectories: true)
         let copy = compactionDirectory + "/journal.jsonl"
         try FileManager.default.copyItem(atPath: journal, toPath: copy)
-        let size = (try FileManager.default.attributesOfItem(atPath: copy)[.size] as? NSNumber)?.int64Value ?? 0
-        // A delivery record is about 450 bytes: cross the threshold about halfway through.
-        let extra = min(8 << 20, max(256 << 10, Int64(rate * Double(seconds) * 450 / 2)))
+        // The copy without the zero-filled space the first agent wrote ahead of its records (up
+        // to 8 MiB): the threshold is set from the records' size, which is what the agent
+        // compares with it.
+        let size = try Self.truncateToRecords(copy)
+        // A delivery record is about 670 bytes: cross the threshold about halfway through.
+        let extra = min(8 << 20, max(256 << 10, Int64(rate * Double(seconds) * 670 / 2)))
         let agentUnderTest = try AgentUnderTest(
             binary: agent, directory: compactionDirectory, secret: factory.agentSecret,
             compactAboveBytes: size + extra, journalPath: copy)
@@ -368,6 +371,25 @@ struct IngestBenchmark {
                 + "(journal \(Self.megabytes(Int(size))), \(Self.count(tasks)) open tasks)",
             agent: agentUnderTest, factory: &factory, compaction: true)
         agentUnderTest.stop()
+    }
+
+    /// Cuts the zero bytes at the end of the file at `path` off; returns its new length.
+    static func truncateToRecords(_ path: String) throws -> Int64 {
+        let handle = try FileHandle(forUpdating: URL(fileURLWithPath: path))
+        defer { try? handle.close() }
+        var end = Int64(try handle.seekToEnd())
+        while end > 0 {
+            let start = max(0, end - 65_536)
+            try handle.seek(toOffset: UInt64(start))
+            let bytes = [UInt8](try handle.read(upToCount: Int(end - start)) ?? Data())
+            if let last = bytes.lastIndex(where: { $0 != 0 }) {
+                end = start + Int64(last) + 1
+                break
+            }
+            end = start
+        }
+        try handle.truncate(atOffset: UInt64(end))
+        return end
     }
 
     // MARK: The peer

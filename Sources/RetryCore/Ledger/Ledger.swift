@@ -76,6 +76,9 @@ public struct TaskEntry: Sendable, Hashable {
         self.updatedAt = updatedAt
     }
 
+    /// Whether an episode is open (without reading it).
+    public var hasEpisode: Bool { episodeStorage != nil }
+
     /// The open episode, when a retry is pending or in flight.
     public var episode: Episode? {
         // A borrow of the boxed value: reading one field must not copy the whole episode.
@@ -162,7 +165,15 @@ public struct Ledger: Sendable {
     }
 
     /// Tasks whose episode is open (pending or in flight).
-    public var openEpisodeCount: Int { tasks.values.count { $0.episode != nil } }
+    ///
+    /// A scrape asks for it: it looks at each entry's episode box without copying the episode (a
+    /// copy retains every string it holds), which keeps it to a fraction of a millisecond at
+    /// 100,000 tasks.
+    public var openEpisodeCount: Int {
+        var count = 0
+        for entry in tasks.values where entry.hasEpisode { count += 1 }
+        return count
+    }
 
     /// Folds one record into the state.
     ///
