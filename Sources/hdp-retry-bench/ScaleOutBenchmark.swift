@@ -46,18 +46,28 @@ struct ScaleOutBenchmark {
             ("file journal, 1 agent", 1, false), ("PostgreSQL, 1 agent", 1, true), ("PostgreSQL, 3 agents", 3, true),
         ] {
             let name = "hdp_retry_bench_\(getpid())_\(agents)_\(database ? "pg" : "file")"
-            var url: String?
-            if database {
-                try Self.admin(base, "DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
-                try Self.admin(base, "CREATE DATABASE \(name)")
+            // A fresh database for each row: the ingest row leaves its tasks pending, and the
+            // retry row must not find them (they would be dispatched too, with status checks of
+            // tasks the simulator does not have).
+            func fresh(_ row: String) throws -> String? {
+                guard database else { return nil }
+                try Self.admin(base, "DROP DATABASE IF EXISTS \(name)_\(row) WITH (FORCE)")
+                try Self.admin(base, "CREATE DATABASE \(name)_\(row)")
                 var components = URLComponents(string: postgres)!
-                components.path = "/" + name
-                url = components.string
+                components.path = "/\(name)_\(row)"
+                return components.string
             }
-            defer { if database { try? Self.admin(base, "DROP DATABASE IF EXISTS \(name) WITH (FORCE)") } }
+            func drop(_ row: String) {
+                if database { try? Self.admin(base, "DROP DATABASE IF EXISTS \(name)_\(row) WITH (FORCE)") }
+            }
+            defer {
+                drop("ingest")
+                drop("retries")
+            }
             var figures = Figures(title: title)
-            try measureIngest(&figures, agents: agents, databaseURL: url, tag: name, factory: &factory)
-            try measureRetries(&figures, agents: agents, databaseURL: url, tag: name, factory: &factory)
+            try measureIngest(&figures, agents: agents, databaseURL: try fresh("ingest"), tag: name, factory: &factory)
+            drop("ingest")
+            try measureRetries(&figures, agents: agents, databaseURL: try fresh("retries"), tag: name, factory: &factory)
             all.append(figures)
         }
         return all
