@@ -67,7 +67,8 @@ struct ScaleOutBenchmark {
             var figures = Figures(title: title)
             try measureIngest(&figures, agents: agents, databaseURL: try fresh("ingest"), tag: name, factory: &factory)
             drop("ingest")
-            try measureRetries(&figures, agents: agents, databaseURL: try fresh("retries"), tag: name, factory: &factory)
+            try measureRetries(
+                &figures, agents: agents, databaseURL: try fresh("retries"), tag: name, factory: &factory)
             all.append(figures)
         }
         return all
