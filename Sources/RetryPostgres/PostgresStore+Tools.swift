@@ -21,7 +21,30 @@ extension PostgresStore {
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await store.client.run() }
             defer { group.cancelAll() }
+            try await store.connect(within: settings.transactionTimeout)
             return try await body(store)
+        }
+    }
+
+    /// Waits until the database answers, at most `limit`: the pool goes on trying to connect to a
+    /// server that refuses it (a closed port, a certificate it does not trust), and a tool would
+    /// otherwise wait for ever.
+    public func connect(within limit: Duration) async throws {
+        let logger = self.logger
+        do {
+            try await withDeadline(limit) { try await self.client.query("SELECT 1", logger: logger).consume() }
+        } catch is DeadlineExceeded {
+            throw Unreachable(limit: limit)
+        }
+    }
+
+    /// The database did not answer a first statement in time.
+    public struct Unreachable: Error, CustomStringConvertible {
+        var limit: Duration
+
+        public var description: String {
+            "no connection within \(limit.components.seconds) s (is it running, on that host and port? with TLS, "
+                + "is its certificate trusted: sslrootcert?)"
         }
     }
 

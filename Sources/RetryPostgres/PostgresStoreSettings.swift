@@ -34,8 +34,11 @@ public struct PostgresStoreSettings: Sendable {
 
 /// A `postgres://` (or `postgresql://`) URL: `postgres://USER:PASSWORD@HOST:PORT/DATABASE?sslmode=…`.
 ///
-/// `sslmode` is `disable`, `prefer` (the default: TLS when the server offers it) or `require`;
-/// `host=/path/to/dir` in the query connects over the Unix socket in that folder instead.
+/// `sslmode` is `disable`, `prefer` (the default: TLS when the server offers it), `require`,
+/// `verify-ca` or `verify-full`. Whenever TLS is used the server's certificate chain is checked,
+/// against the system's trust store or the CA certificates of `sslrootcert=PATH` (a PEM file, for a
+/// private CA or a managed database's bundle); every mode but `verify-ca` also checks the host
+/// name. `host=/path/to/dir` in the query connects over the Unix socket in that folder instead.
 public struct PostgresURL: Sendable, Hashable, CustomStringConvertible {
     public var host: String
     public var port: Int
@@ -46,12 +49,18 @@ public struct PostgresURL: Sendable, Hashable, CustomStringConvertible {
     public var sslMode: SSLMode
     /// A folder holding the server's Unix socket (`.s.PGSQL.PORT`), when given.
     public var socketDirectory: String?
+    /// `sslrootcert`: a PEM file of the CA certificates to trust instead of the system's.
+    public var rootCertificatePath: String?
 
     /// `sslmode`.
     public enum SSLMode: String, Sendable, Hashable, CaseIterable {
         case disable
         case prefer
         case require
+        /// TLS, the chain checked, the host name not (libpq's `verify-ca`).
+        case verifyCA = "verify-ca"
+        /// TLS, the chain and the host name checked (what `prefer` and `require` also do here).
+        case verifyFull = "verify-full"
     }
 
     /// Reads `text`; `nil` with the reason when it is not a PostgreSQL URL. The reason never
@@ -62,19 +71,26 @@ public struct PostgresURL: Sendable, Hashable, CustomStringConvertible {
         else { return .failure(URLProblem("must be a postgres://USER:PASSWORD@HOST:PORT/DATABASE URL")) }
         var socketDirectory: String?
         var sslMode = SSLMode.prefer
+        var rootCertificatePath: String?
         for item in components.queryItems ?? [] {
             switch item.name {
             case "sslmode":
                 guard let mode = SSLMode(rawValue: item.value ?? "") else {
-                    return .failure(URLProblem("sslmode must be disable, prefer or require"))
+                    return .failure(URLProblem("sslmode must be disable, prefer, require, verify-ca or verify-full"))
                 }
                 sslMode = mode
+            case "sslrootcert":
+                guard let path = item.value, !path.isEmpty else {
+                    return .failure(URLProblem("sslrootcert must name a PEM file of CA certificates"))
+                }
+                rootCertificatePath = path
             case "host":
                 socketDirectory = item.value
             case "application_name", "connect_timeout":
                 continue
             default:
-                return .failure(URLProblem("unknown URL parameter '\(item.name)' (sslmode and host are read)"))
+                return .failure(
+                    URLProblem("unknown URL parameter '\(item.name)' (sslmode, sslrootcert and host are read)"))
             }
         }
         let host = components.host.flatMap { $0.isEmpty ? nil : $0 } ?? "localhost"
@@ -94,7 +110,7 @@ public struct PostgresURL: Sendable, Hashable, CustomStringConvertible {
                 host: host, port: port, user: user,
                 password: components.percentEncodedPassword.map { $0.removingPercentEncoding ?? $0 },
                 database: database, sslMode: sslMode,
-                socketDirectory: socketDirectory))
+                socketDirectory: socketDirectory, rootCertificatePath: rootCertificatePath))
     }
 
     /// The URL as logs show it: `postgres://…@host:port/database`, without user or password.
@@ -116,11 +132,15 @@ public struct PostgresURL: Sendable, Hashable, CustomStringConvertible {
                 unixSocketPath: socketDirectory + "/.s.PGSQL.\(port)", username: user, password: password,
                 database: database)
         } else {
+            var verified = TLSConfiguration.makeClientConfiguration()
+            verified.minimumTLSVersion = .tlsv12
+            if let rootCertificatePath { verified.trustRoots = .file(rootCertificatePath) }
+            if sslMode == .verifyCA { verified.certificateVerification = .noHostnameVerification }
             let tls: PostgresClient.Configuration.TLS
             switch sslMode {
             case .disable: tls = .disable
-            case .prefer: tls = .prefer(.makeClientConfiguration())
-            case .require: tls = .require(.makeClientConfiguration())
+            case .prefer: tls = .prefer(verified)
+            case .require, .verifyCA, .verifyFull: tls = .require(verified)
             }
             configuration = PostgresClient.Configuration(
                 host: host, port: port, username: user, password: password, database: database, tls: tls)

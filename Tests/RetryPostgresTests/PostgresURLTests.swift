@@ -1,3 +1,5 @@
+import Foundation
+import RetryTesting
 import Testing
 
 @testable import RetryPostgres
@@ -27,7 +29,8 @@ struct PostgresURLTests {
         "a URL that does not read is refused without repeating it",
         arguments: [
             "mysql://app:s3cretpw@db/hdp", "postgres://:s3cretpw@db/hdp", "postgres://app:s3cretpw@db/",
-            "postgres://app:s3cretpw@db/hdp?sslmode=verify-full", "postgres://app:s3cretpw@db/hdp?sslrootcert=/x",
+            "postgres://app:s3cretpw@db/hdp?sslmode=verify", "postgres://app:s3cretpw@db/hdp?sslrootcert=",
+            "postgres://app:s3cretpw@db/hdp?sslcert=/x",
         ])
     func refused(_ text: String) {
         guard case .failure(let problem) = PostgresURL.parse(text) else {
@@ -43,5 +46,25 @@ struct PostgresURLTests {
         let url = try PostgresURL.parse("postgres://app:s3cretpw@db.example:5432/hdp").get()
         #expect(url.redacted == "postgres://…@db.example:5432/hdp")
         #expect("\(url)" == url.redacted)
+    }
+
+    @Test("sslmode verify-ca and verify-full, and sslrootcert naming the CA file to trust")
+    func tlsModes() throws {
+        let full = try PostgresURL.parse("postgres://app@db/hdp?sslmode=verify-full&sslrootcert=/etc/ca.pem").get()
+        #expect(full.sslMode == .verifyFull && full.rootCertificatePath == "/etc/ca.pem")
+        #expect(try PostgresURL.parse("postgres://app@db/hdp?sslmode=verify-ca").get().sslMode == .verifyCA)
+        #expect(try PostgresURL.parse("postgres://app@db/hdp").get().rootCertificatePath == nil)
+    }
+
+    @Test("a tool on a database that does not answer gives up within the deadline instead of waiting for ever")
+    func unreachableToolsGiveUp() async throws {
+        var settings = PostgresStoreSettings(
+            url: try PostgresURL.parse("postgres://app@127.0.0.1:1/hdp?sslmode=disable").get())
+        settings.transactionTimeout = .seconds(1)
+        let started = ContinuousClock.now
+        await #expect(throws: PostgresStore.Unreachable.self) {
+            try await PostgresStore.withRunning(settings, logger: silentLogger) { _ in }
+        }
+        #expect(ContinuousClock.now - started < .seconds(10))
     }
 }
