@@ -106,11 +106,15 @@ extension SignatureTargets {
         // The delivery id becomes a dedup key: at most 256 printable ASCII characters.
         guard readings(idText).contains(id), id.utf8.count <= 256, id.utf8.allSatisfy({ (0x21...0x7E).contains($0) })
         else { return false }
-        // Split on the byte, as the reference libraries do: " \u{344}" is one Character.
-        let entries = list.utf8.split(separator: UInt8(ascii: " ")).compactMap { bytes -> [UInt8]? in
-            var entry = Substring(String(decoding: Array(bytes), as: UTF8.self))
-            while entry.last == "," { entry = entry.dropLast() }
-            return entry.hasPrefix("v1,") ? base64(entry.dropFirst(3)) : nil
+        // The list as SPEC §3 and the repeated-header rule read it: entries are `v1,<base64>`
+        // separated by spaces, and a repeated header joins its values with `, `. So the words
+        // between spaces and commas (split on the bytes: " \u{344}" is one Character) are read,
+        // and a MAC counts when the word before it is exactly `v1` (stray separators, such as a
+        // leading comma, do not matter; an unknown version such as `v1a` never counts).
+        let words = list.utf8.split(whereSeparator: { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: ",") })
+            .map { String(decoding: Array($0), as: UTF8.self) }
+        let entries = zip(words, words.dropFirst()).compactMap { version, value -> [UInt8]? in
+            version == "v1" ? base64(Substring(value)) : nil
         }
         for text in readings(timestampText) {
             guard let timestamp = timestamp(text), timestamp.inTolerance else { continue }
