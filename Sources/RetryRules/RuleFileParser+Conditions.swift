@@ -188,7 +188,7 @@ extension RuleFileParser {
         let quoted = scalar.style == .singleQuoted || scalar.style == .doubleQuoted
         let lineIndex = location.line - 1
         guard lines.indices.contains(lineIndex) else { return location }
-        let source = Array(lines[lineIndex].unicodeScalars)
+        let source = lines[lineIndex]
         var index = location.column - 1 + (quoted ? 1 : 0)
         guard index <= source.count else { return location }
         var remaining = offset ?? 0

@@ -42,13 +42,15 @@ struct RuleFileParser {
     /// The file's name, for locations.
     let file: String
     /// The file's lines, to place regex errors on the exact column inside quoted patterns.
-    let lines: [Substring]
+    /// Broken where libyaml breaks lines (LF, CR, CRLF, NEL, LS, PS), so that line numbers agree
+    /// with the marks it gives.
+    let lines: [[Unicode.Scalar]]
 
     /// A parser for the file `file` whose text is `text`.
     init(text: String, file: String, log: DiagnosticLog) {
         self.log = log
         self.file = file
-        self.lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        self.lines = YAMLValue.yamlLines(Substring(text))
     }
 
     /// Parses `text`; `nil` only when the YAML itself cannot be read.

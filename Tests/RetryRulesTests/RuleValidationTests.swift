@@ -235,6 +235,26 @@ struct RuleValidationTests {
         #expect(diagnostics.first?.hasPrefix("r.yaml:5:\(23 + (expectedOffset ?? 0)): ") == true)
     }
 
+    @Test(
+        "a bad regex is placed on its line whatever line breaks the file uses",
+        arguments: [["\n"], ["\r\n"], ["\r"], ["\r", "\r", "\n", "\n", "\n", "\n"], ["\u{85}"], ["\u{2028}"]])
+    func regexLineBreaks(_ breaks: [String]) throws {
+        var offset = 0
+        do {
+            _ = try RuleRegex("ab(cd")
+        } catch {
+            offset = error.offset ?? 0
+        }
+        let lines = [
+            "version: 1", "rules:", "  - name: a", "    match:", "      error: {regex: \"ab(cd\"}", "    action: retry",
+            "default: {action: give_up}",
+        ]
+        var yaml = lines[0]
+        for (index, line) in lines.dropFirst().enumerated() { yaml += breaks[index % breaks.count] + line }
+        // Line 5, the pattern's first character at column 23, in every case.
+        #expect(RuleFixtures.diagnostics(yaml).first?.hasPrefix("r.yaml:5:\(23 + offset): ") == true)
+    }
+
     @Test("regex columns step over YAML escapes in quoted patterns")
     func regexEscapes() throws {
         let parser = RuleFileParser(text: #"x: "\\d\"(" "#, file: "r.yaml", log: DiagnosticLog())
