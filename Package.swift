@@ -132,7 +132,7 @@ let package = Package(
         // builds them with libFuzzer and AddressSanitizer; this ordinary build replays the corpus.
         .executableTarget(
             name: "hdp-retry-fuzz",
-            dependencies: ["RetryCore", "WebhookAuth", "RetryRules", "LinearRegex", "RetryJournal"]
+            dependencies: ["RetryCore", "WebhookAuth", "RetryRules", "LinearRegex", "RetryJournal", "RetryTesting"]
         ),
         .target(
             name: "HDPSimulator",

@@ -48,44 +48,7 @@ extension JournalReader {
         // Up to the end of the records as the file is now, never into the zero-filled space the
         // agent writes ahead (its records land there while the scan reads, and a half-seen one
         // would read as corruption).
-        let size = Int(JournalFile.endOfRecords(fd, length: Int64(status.st_size)))
-        var scanner = Scanner()
-        var capacity = max(chunkSize, 1)
-        var storage = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 16)
-        defer { storage.deallocate() }
-        // `storage[0..<filled]` holds the file's bytes from offset `base`.
-        var base = 0
-        var filled = 0
-        while base + filled < size {
-            if filled == capacity {
-                capacity *= 2
-                let larger = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 16)
-                larger.copyMemory(from: UnsafeRawBufferPointer(rebasing: storage[0..<filled]))
-                storage.deallocate()
-                storage = larger
-            }
-            let wanted = min(capacity - filled, size - base - filled)
-            let count = pread(fd, storage.baseAddress.unsafelyUnwrapped + filled, wanted, off_t(base + filled))
-            if count < 0 {
-                let code = errno
-                if code == EINTR { continue }
-                throw .io("cannot read \(path): \(String(cString: strerror(code)))", errno: code)
-            }
-            // The file shrank under us (a repair, a truncation): what was read is all there is.
-            if count == 0 { break }
-            filled += count
-            let consumed = scanner.feed(UnsafeRawBufferPointer(rebasing: storage[0..<filled]), at: base, apply: apply)
-            if consumed > 0 {
-                let remaining = filled - consumed
-                if remaining > 0 {
-                    memmove(
-                        storage.baseAddress.unsafelyUnwrapped, storage.baseAddress.unsafelyUnwrapped + consumed,
-                        remaining)
-                }
-                base += consumed
-                filled = remaining
-            }
-        }
-        return scanner.finish(tail: base..<(base + filled))
+        let end = Int(JournalFile.endOfRecords(fd, length: Int64(status.st_size)))
+        return try scan(fd: fd, path: path, end: end, chunkSize: chunkSize, apply: apply)
     }
 }

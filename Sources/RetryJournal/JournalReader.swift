@@ -232,17 +232,12 @@ public enum JournalReader {
         }
     }
 
-    /// Reads, decodes and applies on the caller's thread.
-    static func replaySerially(
-        _ file: JournalFile, chunkSize: Int, apply: (consuming JournalRecord) -> Void
-    ) throws(JournalError) -> ReplayReport {
-        let fd = open(file.path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else {
-            let code = errno
-            throw .io("cannot read \(file.path): \(String(cString: strerror(code)))", errno: code)
-        }
-        defer { close(fd) }
-        let end = file.size
+    /// Reads `fd` from its start up to `end` in chunks of `chunkSize` bytes (a longer line grows
+    /// the buffer), decoding each line as it comes: the one read loop of replay and of the
+    /// read-only scan.
+    static func scan(
+        fd: Int32, path: String, end: Int, chunkSize: Int, apply: (consuming JournalRecord) -> Void
+    ) throws(JournalError) -> Scan {
         var scanner = Scanner()
         var capacity = max(chunkSize, 1)
         var storage = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 16)
@@ -250,7 +245,7 @@ public enum JournalReader {
         // `storage[0..<filled]` holds the file's bytes from offset `base`.
         var base = 0
         var filled = 0
-        while true {
+        while base + filled < end {
             if filled == capacity {
                 capacity *= 2
                 let larger = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 16)
@@ -258,15 +253,14 @@ public enum JournalReader {
                 storage.deallocate()
                 storage = larger
             }
-            // Up to the end of the records: the zeros written ahead of them are not read.
-            let wanted = min(capacity - filled, Int(end - Int64(base + filled)))
-            if wanted <= 0 { break }
+            let wanted = min(capacity - filled, end - base - filled)
             let count = pread(fd, storage.baseAddress.unsafelyUnwrapped + filled, wanted, off_t(base + filled))
             if count < 0 {
                 let code = errno
                 if code == EINTR { continue }
-                throw .io("cannot read \(file.path): \(String(cString: strerror(code)))", errno: code)
+                throw .io("cannot read \(path): \(String(cString: strerror(code)))", errno: code)
             }
+            // The file shrank under us (a repair, a truncation): what was read is all there is.
             if count == 0 { break }
             filled += count
             let consumed = scanner.feed(UnsafeRawBufferPointer(rebasing: storage[0..<filled]), at: base, apply: apply)
@@ -281,7 +275,21 @@ public enum JournalReader {
                 filled = remaining
             }
         }
-        let scan = scanner.finish(tail: base..<(base + filled))
+        return scanner.finish(tail: base..<(base + filled))
+    }
+
+    /// Reads, decodes and applies on the caller's thread.
+    static func replaySerially(
+        _ file: JournalFile, chunkSize: Int, apply: (consuming JournalRecord) -> Void
+    ) throws(JournalError) -> ReplayReport {
+        let fd = open(file.path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            let code = errno
+            throw .io("cannot read \(file.path): \(String(cString: strerror(code)))", errno: code)
+        }
+        defer { close(fd) }
+        // Up to the end of the records: the zeros written ahead of them are not read.
+        let scan = try Self.scan(fd: fd, path: file.path, end: Int(file.size), chunkSize: chunkSize, apply: apply)
         if let bad = scan.corrupt.first {
             throw .corrupt(
                 "\(file.path):\(bad.line): unreadable record (\(bad.problem)); \(scan.corrupt.count) unreadable line(s) that are not a torn last write. Run `hdp-retry-agent journal repair --journal \(file.path)` to set them aside."

@@ -1,5 +1,6 @@
 #if !FUZZING
 import Foundation
+import RetryTesting
 
 /// Random mutation of a committed corpus through the harnesses, in the ordinary build.
 ///
@@ -18,21 +19,9 @@ enum Mutation {
         Array("\\u0000".utf8), Array("\\ud800".utf8), Array("1e999".utf8), Array("v1,".utf8),
     ]
 
-    /// A small, fast, seedable generator (SplitMix64), so that a failing run can be repeated.
-    struct Generator: RandomNumberGenerator {
-        var state: UInt64
-
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     /// One to four random edits of `input`, some taking bytes from `other`.
-    static func mutate(_ input: [UInt8], other: [UInt8], limit: Int, using generator: inout Generator) -> [UInt8] {
+    static func mutate(_ input: [UInt8], other: [UInt8], limit: Int, using generator: inout SeededGenerator) -> [UInt8]
+    {
         var bytes = input
         for _ in 0..<Int.random(in: 1...4, using: &generator) {
             let position = bytes.isEmpty ? 0 : Int.random(in: 0...bytes.count, using: &generator)
@@ -65,7 +54,7 @@ enum Mutation {
     static func runAll(folder: String, seconds: Double, seed: UInt64?) -> Bool {
         let seed = seed ?? UInt64.random(in: 0...UInt64.max)
         print("mutate: HDP_FUZZ_SEED=\(seed), \(seconds) s per target")
-        var generator = Generator(state: seed)
+        var generator = SeededGenerator(seed: seed)
         var passed = true
         var found = false
         for target in FuzzTarget.all {
@@ -84,7 +73,9 @@ enum Mutation {
     }
 
     /// One harness: mutations of `seeds` until `seconds` have passed or 10 inputs failed.
-    static func run(_ target: FuzzTarget, seeds: [[UInt8]], seconds: Double, using generator: inout Generator) -> Bool {
+    static func run(
+        _ target: FuzzTarget, seeds: [[UInt8]], seconds: Double, using generator: inout SeededGenerator
+    ) -> Bool {
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: .milliseconds(Int64(seconds * 1000)))
         let limit = max(target.maximumLength, seeds.map(\.count).max() ?? 0)
