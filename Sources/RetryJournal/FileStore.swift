@@ -227,8 +227,9 @@ public actor FileStore: RetryStore {
 
     /// The task's records in the journal, oldest first, read at the offsets the writer's index
     /// holds. The first lookup indexes the journal replayed at start (once, on the blocking-work
-    /// pool). A line that is not the task's (the file was compacted between the lookup and the
-    /// read) makes it look again.
+    /// pool). A line that is not the task's belongs to a task whose hash is the same, and is
+    /// skipped; a compaction between the lookup and the read (the index's generation moved on)
+    /// makes it look again.
     private func history(of task: TaskID) async -> [JournalRecord] {
         let file = self.file
         let writer = self.writer
@@ -243,16 +244,11 @@ public actor FileStore: RetryStore {
                     if lookup.unindexedPrefix > 0 { continue }
                 }
                 var records: [JournalRecord] = []
-                var consistent = true
                 for offset in lookup.offsets {
                     guard let record = Self.record(in: file, at: offset) else { break }
-                    guard record.task == task else {
-                        consistent = false
-                        break
-                    }
-                    records.append(record)
+                    if record.task == task { records.append(record) }
                 }
-                if consistent, writer.lineOffsets(of: task).generation == lookup.generation { return records }
+                if writer.lineOffsets(of: task).generation == lookup.generation { return records }
             }
             return []
         }
@@ -275,8 +271,8 @@ public actor FileStore: RetryStore {
 
     /// Where each task's lines start in `bytes` (whole journal lines from offset 0). Only the
     /// `task` field is read; a line without one (breaker, deliveries snapshot) is skipped.
-    static func lineOffsets(in bytes: [UInt8]) -> [TaskID: [Int64]] {
-        var offsets: [TaskID: [Int64]] = [:]
+    static func lineOffsets(in bytes: [UInt8]) -> LineIndex {
+        var offsets = LineIndex()
         let marker = Array(#","task":""#.utf8)
         bytes.withUnsafeBytes { buffer in
             var start = 0
@@ -293,7 +289,7 @@ public actor FileStore: RetryStore {
                         var idEnd = idStart
                         while idEnd < end, buffer[idEnd] != UInt8(ascii: "\"") { idEnd += 1 }
                         let id = UnsafeRawBufferPointer(rebasing: buffer[idStart..<idEnd])
-                        if let task = TaskID(utf8: id) { offsets[task, default: []].append(Int64(start)) }
+                        if let task = TaskID(utf8: id) { offsets.add(task, at: Int64(start)) }
                         break
                     }
                     index += 1

@@ -188,8 +188,8 @@ public final class JournalWriter: Service, Sendable {
 
     /// Adds the lines of the file's first `prefix` bytes (read by the caller) to the index, unless
     /// a compaction replaced the file meanwhile.
-    func indexPrefix(_ offsets: [TaskID: [Int64]], prefix: Int64, generation: Int) {
-        state.withLock { $0.index.mergePrefix(offsets, prefix: prefix, generation: generation) }
+    func indexPrefix(_ offsets: LineIndex, prefix: Int64, generation: Int) {
+        state.withLock { $0.index.mergePrefix(offsets, prefixLength: prefix, generation: generation) }
     }
 
     /// Returns once the record `seq` is durable (per the fsync policy). With `failFast`, a failing

@@ -82,7 +82,9 @@ import Testing
         let opened = try #require(deliver("a", at: start))
         #expect(opened.decision == .retryScheduled)
         #expect(opened.payload == DeliveryPayload(whole: body))
-        #expect(ledger.tasks[sampleTask]?.episode?.payload == opened.payload)
+        // The record keeps the whole body; the episode what rules can read of it.
+        #expect(ledger.tasks[sampleTask]?.episode?.payload == opened.payload?.forReclassification)
+        #expect(ledger.tasks[sampleTask]?.episode?.payload?.json == #"{"data":{"chain_id":1}}"#)
         let joined = try #require(deliver("b", at: start.addingTimeInterval(1)))
         #expect(joined.decision == .coalesced && joined.payload == nil)
         let success = try #require(deliver("c", status: "Finished", at: start.addingTimeInterval(2)))
@@ -171,5 +173,85 @@ import Testing
                     "error": .string("boom"),
                 ])
             ])
+    }
+
+    // MARK: - What an open episode keeps
+
+    @Test func anEpisodeKeepsThePayloadWithoutTheMembersNoRuleReads() throws {
+        let hdp = DeliveryPayload(
+            whole: try Self.json(
+                #"{"task_id":"01JPJ03YJT1A93D6NF56G4GVEQ","status":"TraceGenFailed","error":"a \"quoted\", {odd} text","timestamp":"2026-11-30T12:00:00Z"}"#
+            ))
+        #expect(hdp.forReclassification.json == #"{"timestamp":"2026-11-30T12:00:00Z"}"#)
+        #expect(hdp.forReclassification.keptPaths == nil)
+
+        // An envelope keeps everything under `data`: only the top level is normalised.
+        let envelope = DeliveryPayload(
+            whole: try Self.json(#"{"type":"task.failed","data":{"status":"TraceGenFailed","error":"x"},"status":1}"#))
+        #expect(
+            envelope.forReclassification.value
+                == (try Self.json(#"{"type":"task.failed","data":{"status":"TraceGenFailed","error":"x"}}"#)))
+
+        // Nothing to drop: the same text, not a copy.
+        let other = DeliveryPayload(whole: try Self.json(#"{"chain":[1,{"a":"}"}],"n":null}"#))
+        #expect(DeliveryPayload.removingMembers(DeliveryPayload.normalisedMembers, from: other.json) == nil)
+        #expect(other.forReclassification == other)
+
+        // Only the normalised members: an empty object.
+        let bare = DeliveryPayload(whole: try Self.json(#"{"error":null,"status":"X","task_id":"t"}"#))
+        #expect(bare.forReclassification.json == "{}")
+
+        // Not an object: kept as it is.
+        let array = DeliveryPayload(whole: try Self.json(#"[{"status":1}]"#))
+        #expect(array.forReclassification == array)
+
+        // A cut-down payload stays cut down.
+        let cut = DeliveryPayload(canonicalJSON: #"{"data":{"chain_id":1},"status":"X"}"#, keptPaths: ["data.chain_id"])
+        #expect(cut.forReclassification.json == #"{"data":{"chain_id":1}}"#)
+        #expect(cut.forReclassification.keptPaths == ["data.chain_id"])
+    }
+
+    @Test func theScanAgreesWithParsingOnRandomPayloads() throws {
+        var random = SeededGenerator(seed: 0x5eed_0012)
+        let names = ["status", "error", "task_id", "timestamp", "data", "a", "st\"atus", "é", "error2", ""]
+        func value(_ depth: Int) -> JSONValue {
+            switch random.below(depth > 2 ? 4 : 6) {
+            case 0: return .null
+            case 1: return .bool(random.below(2) == 0)
+            case 2: return .number(Double(random.below(2000)) / 8 - 100)
+            case 3:
+                let pieces = ["x", "\"", "\\", "}", "]", ",", ":", "{", "é", "\n", " "]
+                return .string((0..<random.below(6)).map { _ in pieces[random.below(pieces.count)] }.joined())
+            case 4: return .array((0..<random.below(4)).map { _ in value(depth + 1) })
+            default:
+                var members: [String: JSONValue] = [:]
+                for _ in 0..<random.below(5) { members[names[random.below(names.count)]] = value(depth + 1) }
+                return .object(members)
+            }
+        }
+        for _ in 0..<2000 {
+            var members: [String: JSONValue] = [:]
+            for _ in 0..<random.below(7) { members[names[random.below(names.count)]] = value(1) }
+            let whole = DeliveryPayload(whole: .object(members))
+            let kept = whole.forReclassification
+            var expected = members
+            for name in DeliveryPayload.normalisedMembers { expected[name] = nil }
+            #expect(kept.value == .object(expected), "\(whole.json)")
+            #expect(kept.json == String(decoding: JSONWriter.canonical(.object(expected)), as: UTF8.self))
+        }
+    }
+
+    @Test func documentedStatusesAreSharedAndOthersKeptAsTheyAre() {
+        let decoded = String(decoding: Array("AtlanticProvingFailed".utf8), as: UTF8.self)
+        let interned = TaskStatusInfo.interned(decoded)
+        #expect(interned == decoded)
+        func storage(_ text: String) -> UnsafePointer<UInt8>? {
+            text.utf8.withContiguousStorageIfAvailable(\.baseAddress) ?? nil
+        }
+        let literal = TaskStatusInfo.documentedStatuses.first { $0 == decoded }
+        #expect(storage(interned) != storage(decoded))
+        #expect(storage(interned) == literal.flatMap(storage))
+        #expect(TaskStatusInfo.interned("SomethingElseFailed") == "SomethingElseFailed")
+        #expect(TaskStatusInfo.interned("atlanticprovingfailed") == "atlanticprovingfailed")
     }
 }

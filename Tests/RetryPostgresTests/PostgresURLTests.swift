@@ -65,6 +65,9 @@ struct PostgresURLTests {
         await #expect(throws: PostgresStore.Unreachable.self) {
             try await PostgresStore.withRunning(settings, logger: silentLogger) { _ in }
         }
-        #expect(ContinuousClock.now - started < .seconds(10))
+        // The deadline is 1 s. The bound shows that it gave up instead of waiting for ever, with
+        // room for a run whose other suites keep the cooperative threads busy for seconds (the
+        // rules loader's random-input tests do, on two cores), so that its timer fires late.
+        #expect(ContinuousClock.now - started < .seconds(30))
     }
 }

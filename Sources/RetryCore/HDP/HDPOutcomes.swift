@@ -46,6 +46,15 @@ public struct TaskStatusInfo: Sendable, Hashable {
         status.lowercased().hasSuffix("failed")
     }
 
+    /// `status` itself, or the same word from ``documentedStatuses`` when it is one: a word from
+    /// that list is stored once for the whole process, where each decoded copy would be a
+    /// separate allocation in every open episode that holds it.
+    public static func interned(_ status: String) -> String {
+        guard status.utf8.count > 15 else { return status }  // held inline: nothing to share
+        for known in documentedStatuses where known == status { return known }
+        return status
+    }
+
     /// The statuses HDP documents, in workflow order.
     public static let documentedStatuses = [
         "Received", "DryRunStarted", "DryRunCompleted", "DryRunFailed", "ChainProofsFetchStarted",

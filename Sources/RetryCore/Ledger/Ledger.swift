@@ -149,7 +149,7 @@ public struct Ledger: Sendable {
     public let dedupWindow: Duration
     public private(set) var lastSeq: UInt64 = 0
     public private(set) var tasks: [TaskID: TaskEntry] = [:]
-    public private(set) var deliveries: [DeliveryKey: SeenDelivery] = [:]
+    public private(set) var deliveries = DeliveryTable()
     public private(set) var breaker: BreakerSnapshot = .closed
     /// Records that did not fit the state (e.g. a finish without a start); counted, never fatal.
     public private(set) var anomalies: Int = 0
@@ -198,7 +198,7 @@ public struct Ledger: Sendable {
                 // In place: copying the episode out and back would retain and release its strings.
                 guard entry.episode != nil else { return false }
                 if let schedule = started.reclassified { entry.episode?.schedule = schedule }
-                entry.episode?.status = started.status
+                entry.episode?.status = TaskStatusInfo.interned(started.status)
                 entry.episode?.inFlightAttempt = started.attempt
                 entry.state = .inFlight
                 return true
@@ -233,7 +233,12 @@ public struct Ledger: Sendable {
             entry.lastAcceptedAt = snapshot.lastAcceptedAt
             entry.state = snapshot.state
             entry.decidedThrough = snapshot.decidedThrough
-            entry.episode = snapshot.episode
+            var episode = snapshot.episode
+            if let payload = episode?.payload {
+                // A snapshot written before episodes kept only what rules read may hold more.
+                episode?.payload = payload.forReclassification
+            }
+            entry.episode = episode
             tasks[task] = entry
             if let due = snapshot.episode?.schedule.due { schedule(task, due: due) }
         case .deliveriesSnapshot(let seen):
@@ -271,14 +276,14 @@ public struct Ledger: Sendable {
             guard let schedule = delivery.schedule else { return anomaly() }
             tasks.values[index].episode = Episode(
                 openedSeq: seq, openedAt: time, correlationID: delivery.correlationID,
-                schedule: schedule, status: delivery.status, error: delivery.error, tries: 0, inFlightAttempt: nil,
-                payload: delivery.payload
+                schedule: schedule, status: TaskStatusInfo.interned(delivery.status), error: delivery.error, tries: 0,
+                inFlightAttempt: nil, payload: delivery.payload?.forReclassification
             )
             tasks.values[index].state = .pending
             self.schedule(task, due: schedule.due)
         case .coalesced:
             if tasks.values[index].episode?.inFlightAttempt == nil, tasks.values[index].episode != nil {
-                tasks.values[index].episode?.status = delivery.status
+                tasks.values[index].episode?.status = TaskStatusInfo.interned(delivery.status)
                 tasks.values[index].episode?.error = delivery.error
             }
         case .gaveUp:
@@ -324,7 +329,7 @@ public struct Ledger: Sendable {
     private mutating func remember(_ delivery: SeenDelivery) {
         // An id seen again after its window replaces the old entry; the queue gets the new time
         // too (the old queue entry is skipped when it comes up, see `expireDeliveries`).
-        deliveries[delivery.key] = delivery
+        deliveries.storage[delivery.key] = DeliveryTable.Remembered(delivery)
         deliveryOrder.append((delivery.key, delivery.at))
         expireDeliveries(now: delivery.at)
     }
@@ -334,8 +339,9 @@ public struct Ledger: Sendable {
         let cutoff = now.addingTimeInterval(-dedupWindow.secondsDouble)
         while let first = deliveryOrder.first, first.at < cutoff {
             deliveryOrder.removeFirst()
-            if let index = deliveries.index(forKey: first.key), deliveries.values[index].at == first.at {
-                deliveries.remove(at: index)
+            if let index = deliveries.storage.index(forKey: first.key), deliveries.storage.values[index].at == first.at
+            {
+                deliveries.storage.remove(at: index)
             }
         }
     }
@@ -401,7 +407,7 @@ public struct Ledger: Sendable {
     /// episodes one by one as they are rescheduled; ``endBulkLoad()`` rebuilds the queue once from
     /// the open episodes. The state is the same as from applying the records one by one.
     public mutating func beginBulkLoad(expectedDeliveries: Int) {
-        if expectedDeliveries > deliveries.capacity { deliveries.reserveCapacity(expectedDeliveries) }
+        if expectedDeliveries > deliveries.capacity { deliveries.storage.reserveCapacity(expectedDeliveries) }
         dueQueueDeferred = true
     }
 

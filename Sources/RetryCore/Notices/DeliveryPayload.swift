@@ -52,6 +52,92 @@ public struct DeliveryPayload: Sendable, Hashable {
         }
     }
 
+    /// The top-level members no rule can read from a payload: a condition on `status`, `error` or
+    /// `task_id` reads the notice's normalised field (``RuleEvent``), never the body's member of
+    /// that name.
+    public static let normalisedMembers: Set<String> = ["error", "status", "task_id"]
+
+    /// This payload as an open episode keeps it for a reclassification: without the top-level
+    /// members no rule reads (``normalisedMembers``), which are most of HDP's own callback
+    /// (`{"error","status","task_id","timestamp"}` keeps only `timestamp`). Every rule decides the
+    /// same on it as on the whole payload. The journal's delivery record keeps the whole body.
+    ///
+    /// A scan of the canonical text, not a parse: replay does this for every episode it opens.
+    public var forReclassification: DeliveryPayload {
+        guard let kept = Self.removingMembers(Self.normalisedMembers, from: json) else { return self }
+        return DeliveryPayload(canonicalJSON: kept, keptPaths: keptPaths)
+    }
+
+    /// `json` (canonical: no white space, strings escaped) without the top-level object members
+    /// named in `names`; `nil` when it has none of them or is not an object.
+    static func removingMembers(_ names: Set<String>, from json: String) -> String? {
+        var json = json
+        return json.withUTF8 { removingMembers(names, from: $0) }
+    }
+
+    private static func removingMembers(_ names: Set<String>, from bytes: UnsafeBufferPointer<UInt8>) -> String? {
+        let quote = UInt8(ascii: "\""), backslash = UInt8(ascii: "\\"), comma = UInt8(ascii: ",")
+        guard bytes.count >= 2, bytes[0] == UInt8(ascii: "{") else { return nil }
+        // Where each member starts and ends (its text, without the comma), and whether it stays.
+        var members: [(range: Range<Int>, keep: Bool)] = []
+        var index = 1
+        func skipString() -> Bool {
+            // At the opening quote; afterwards just past the closing one.
+            index += 1
+            while index < bytes.count {
+                switch bytes[index] {
+                case backslash: index += 2
+                case quote:
+                    index += 1
+                    return true
+                default: index += 1
+                }
+            }
+            return false
+        }
+        while index < bytes.count, bytes[index] != UInt8(ascii: "}") {
+            let start = index
+            guard bytes[index] == quote, skipString() else { return nil }
+            let name = String(decoding: UnsafeBufferPointer(rebasing: bytes[(start + 1)..<(index - 1)]), as: UTF8.self)
+            guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { return nil }
+            index += 1
+            // The value: a string, a nested object or array, or a bare word or number.
+            var depth = 0
+            while index < bytes.count {
+                let byte = bytes[index]
+                if byte == quote {
+                    guard skipString() else { return nil }
+                    if depth == 0 { break }
+                    continue
+                }
+                if byte == UInt8(ascii: "{") || byte == UInt8(ascii: "[") {
+                    depth += 1
+                } else if byte == UInt8(ascii: "}") || byte == UInt8(ascii: "]") {
+                    if depth == 0 { break }
+                    depth -= 1
+                    if depth == 0 {
+                        index += 1
+                        break
+                    }
+                } else if byte == comma, depth == 0 {
+                    break
+                }
+                index += 1
+            }
+            members.append((start..<index, !names.contains(name)))
+            if index < bytes.count, bytes[index] == comma { index += 1 }
+        }
+        guard index == bytes.count - 1, members.contains(where: { !$0.keep }) else { return nil }
+        var kept: [UInt8] = [UInt8(ascii: "{")]
+        kept.reserveCapacity(bytes.count)
+        for member in members where member.keep {
+            if kept.count > 1 { kept.append(comma) }
+            kept.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[member.range]))
+        }
+        kept.append(UInt8(ascii: "}"))
+        return String(decoding: kept, as: UTF8.self)
+    }
+
     /// What a delivery record keeps of `payload`: the whole of it when its canonical JSON is at
     /// most `limit` bytes; otherwise only the dotted `paths` (the ones the rule set reads), in
     /// name order, each added while the result stays within `limit` (a path whose value would
