@@ -194,7 +194,7 @@ import Testing
 
         // Nothing to drop: the same text, not a copy.
         let other = DeliveryPayload(whole: try Self.json(#"{"chain":[1,{"a":"}"}],"n":null}"#))
-        #expect(DeliveryPayload.removingMembers(DeliveryPayload.normalisedMembers, from: other.json) == nil)
+        #expect(DeliveryPayload.withoutNormalisedMembers(other.json) == nil)
         #expect(other.forReclassification == other)
 
         // Only the normalised members: an empty object.

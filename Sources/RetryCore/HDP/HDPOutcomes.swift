@@ -30,7 +30,7 @@ public struct TaskStatusInfo: Sendable, Hashable {
     public var updatedAt: Date?
 
     public init(status: String, errorMessage: String?, updatedAt: Date?) {
-        self.status = status
+        self.status = Self.interned(status)
         self.errorMessage = errorMessage
         self.updatedAt = updatedAt
     }
@@ -48,7 +48,8 @@ public struct TaskStatusInfo: Sendable, Hashable {
 
     /// `status` itself, or the same word from ``documentedStatuses`` when it is one: a word from
     /// that list is stored once for the whole process, where each decoded copy would be a
-    /// separate allocation in every open episode that holds it.
+    /// separate allocation in every open episode that holds it. The notice parser and status
+    /// checks use it; replay shares strings its own way (the journal decoder's string table).
     public static func interned(_ status: String) -> String {
         guard status.utf8.count > 15 else { return status }  // held inline: nothing to share
         for known in documentedStatuses where known == status { return known }

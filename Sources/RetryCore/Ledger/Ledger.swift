@@ -198,7 +198,7 @@ public struct Ledger: Sendable {
                 // In place: copying the episode out and back would retain and release its strings.
                 guard entry.episode != nil else { return false }
                 if let schedule = started.reclassified { entry.episode?.schedule = schedule }
-                entry.episode?.status = TaskStatusInfo.interned(started.status)
+                entry.episode?.status = started.status
                 entry.episode?.inFlightAttempt = started.attempt
                 entry.state = .inFlight
                 return true
@@ -276,14 +276,14 @@ public struct Ledger: Sendable {
             guard let schedule = delivery.schedule else { return anomaly() }
             tasks.values[index].episode = Episode(
                 openedSeq: seq, openedAt: time, correlationID: delivery.correlationID,
-                schedule: schedule, status: TaskStatusInfo.interned(delivery.status), error: delivery.error, tries: 0,
+                schedule: schedule, status: delivery.status, error: delivery.error, tries: 0,
                 inFlightAttempt: nil, payload: delivery.payload?.forReclassification
             )
             tasks.values[index].state = .pending
             self.schedule(task, due: schedule.due)
         case .coalesced:
             if tasks.values[index].episode?.inFlightAttempt == nil, tasks.values[index].episode != nil {
-                tasks.values[index].episode?.status = TaskStatusInfo.interned(delivery.status)
+                tasks.values[index].episode?.status = delivery.status
                 tasks.values[index].episode?.error = delivery.error
             }
         case .gaveUp:

@@ -55,39 +55,111 @@ public struct DeliveryPayload: Sendable, Hashable {
     /// The top-level members no rule can read from a payload: a condition on `status`, `error` or
     /// `task_id` reads the notice's normalised field (``RuleEvent``), never the body's member of
     /// that name.
-    public static let normalisedMembers: Set<String> = ["error", "status", "task_id"]
+    public static let normalisedMembers: [String] = ["error", "status", "task_id"]
 
     /// This payload as an open episode keeps it for a reclassification: without the top-level
     /// members no rule reads (``normalisedMembers``), which are most of HDP's own callback
     /// (`{"error","status","task_id","timestamp"}` keeps only `timestamp`). Every rule decides the
     /// same on it as on the whole payload. The journal's delivery record keeps the whole body.
     ///
-    /// A scan of the canonical text, not a parse: replay does this for every episode it opens.
+    /// A scan of the canonical text, not a parse, that allocates only the result: replay does
+    /// this for every episode it opens.
     public var forReclassification: DeliveryPayload {
-        guard let kept = Self.removingMembers(Self.normalisedMembers, from: json) else { return self }
+        guard let kept = Self.withoutNormalisedMembers(json) else { return self }
         return DeliveryPayload(canonicalJSON: kept, keptPaths: keptPaths)
     }
 
-    /// `json` (canonical: no white space, strings escaped) without the top-level object members
-    /// named in `names`; `nil` when it has none of them or is not an object.
-    static func removingMembers(_ names: Set<String>, from json: String) -> String? {
+    /// `json` (canonical: no white space, strings escaped) without its top-level `error`,
+    /// `status` and `task_id` members; `nil` when it has none of them or is not an object.
+    static func withoutNormalisedMembers(_ json: String) -> String? {
         var json = json
-        return json.withUTF8 { removingMembers(names, from: $0) }
+        return json.withUTF8 { bytes -> String? in
+            // One scan, copying the kept members into scratch space; then one exact-size string.
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: bytes.count) { scratch -> String? in
+                var scan = MemberScan(bytes)
+                var written = 1
+                var dropped = false
+                scratch[0] = UInt8(ascii: "{")
+                while let member = scan.next() {
+                    if member.isNormalised {
+                        dropped = true
+                        continue
+                    }
+                    if written > 1 {
+                        scratch[written] = UInt8(ascii: ",")
+                        written += 1
+                    }
+                    UnsafeMutableBufferPointer(rebasing: scratch[written..<(written + member.range.count)])
+                        .update(fromContentsOf: UnsafeBufferPointer(rebasing: bytes[member.range]))
+                    written += member.range.count
+                }
+                guard scan.isComplete, dropped else { return nil }
+                scratch[written] = UInt8(ascii: "}")
+                return String(decoding: UnsafeBufferPointer(rebasing: scratch[..<(written + 1)]), as: UTF8.self)
+            }
+        }
     }
 
-    private static func removingMembers(_ names: Set<String>, from bytes: UnsafeBufferPointer<UInt8>) -> String? {
-        let quote = UInt8(ascii: "\""), backslash = UInt8(ascii: "\\"), comma = UInt8(ascii: ",")
-        guard bytes.count >= 2, bytes[0] == UInt8(ascii: "{") else { return nil }
-        // Where each member starts and ends (its text, without the comma), and whether it stays.
-        var members: [(range: Range<Int>, keep: Bool)] = []
+    /// The top-level members of a canonical JSON object, one after the other.
+    private struct MemberScan {
+        struct Member {
+            /// The member's text, `"name":value`.
+            var range: Range<Int>
+            var isNormalised: Bool
+        }
+
+        let bytes: UnsafeBufferPointer<UInt8>
         var index = 1
-        func skipString() -> Bool {
-            // At the opening quote; afterwards just past the closing one.
+        /// Set when the text is not an object as the scan expects.
+        var failed: Bool
+
+        init(_ bytes: UnsafeBufferPointer<UInt8>) {
+            self.bytes = bytes
+            failed = bytes.count < 2 || bytes[0] != UInt8(ascii: "{") || bytes[bytes.count - 1] != UInt8(ascii: "}")
+        }
+
+        /// Whether every member was read and the text scanned as an object.
+        var isComplete: Bool { !failed && index == bytes.count - 1 }
+
+        mutating func next() -> Member? {
+            guard !failed, index < bytes.count - 1 else { return nil }
+            let start = index
+            guard bytes[index] == Self.quote, skipString() else { return fail() }
+            let name = UnsafeBufferPointer(rebasing: bytes[(start + 1)..<(index - 1)])
+            guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { return fail() }
+            index += 1
+            guard skipValue() else { return fail() }
+            let member = Member(range: start..<index, isNormalised: Self.isNormalised(name))
+            if index < bytes.count - 1 {
+                guard bytes[index] == UInt8(ascii: ",") else { return fail() }
+                index += 1
+            }
+            return member
+        }
+
+        private mutating func fail() -> Member? {
+            failed = true
+            return nil
+        }
+
+        private static let quote = UInt8(ascii: "\"")
+
+        private static func isNormalised(_ name: UnsafeBufferPointer<UInt8>) -> Bool {
+            switch name.count {
+            case 5: name.elementsEqual("error".utf8)
+            case 6: name.elementsEqual("status".utf8)
+            case 7: name.elementsEqual("task_id".utf8)
+            default: false
+            }
+        }
+
+        /// At an opening quote; afterwards just past the closing one.
+        private mutating func skipString() -> Bool {
             index += 1
             while index < bytes.count {
                 switch bytes[index] {
-                case backslash: index += 2
-                case quote:
+                case UInt8(ascii: "\\"): index += 2
+                case Self.quote:
                     index += 1
                     return true
                 default: index += 1
@@ -95,47 +167,33 @@ public struct DeliveryPayload: Sendable, Hashable {
             }
             return false
         }
-        while index < bytes.count, bytes[index] != UInt8(ascii: "}") {
-            let start = index
-            guard bytes[index] == quote, skipString() else { return nil }
-            let name = String(decoding: UnsafeBufferPointer(rebasing: bytes[(start + 1)..<(index - 1)]), as: UTF8.self)
-            guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { return nil }
-            index += 1
-            // The value: a string, a nested object or array, or a bare word or number.
+
+        /// At a value; afterwards just past it.
+        private mutating func skipValue() -> Bool {
             var depth = 0
             while index < bytes.count {
                 let byte = bytes[index]
-                if byte == quote {
-                    guard skipString() else { return nil }
-                    if depth == 0 { break }
-                    continue
-                }
-                if byte == UInt8(ascii: "{") || byte == UInt8(ascii: "[") {
+                switch byte {
+                case Self.quote:
+                    guard skipString() else { return false }
+                    if depth == 0 { return true }
+                case UInt8(ascii: "{"), UInt8(ascii: "["):
                     depth += 1
-                } else if byte == UInt8(ascii: "}") || byte == UInt8(ascii: "]") {
-                    if depth == 0 { break }
+                    index += 1
+                case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                    if depth == 0 { return true }  // the end of the enclosing object
                     depth -= 1
-                    if depth == 0 {
-                        index += 1
-                        break
-                    }
-                } else if byte == comma, depth == 0 {
-                    break
+                    index += 1
+                    if depth == 0 { return true }
+                case UInt8(ascii: ","):
+                    if depth == 0 { return true }
+                    index += 1
+                default:
+                    index += 1
                 }
-                index += 1
             }
-            members.append((start..<index, !names.contains(name)))
-            if index < bytes.count, bytes[index] == comma { index += 1 }
+            return depth == 0
         }
-        guard index == bytes.count - 1, members.contains(where: { !$0.keep }) else { return nil }
-        var kept: [UInt8] = [UInt8(ascii: "{")]
-        kept.reserveCapacity(bytes.count)
-        for member in members where member.keep {
-            if kept.count > 1 { kept.append(comma) }
-            kept.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[member.range]))
-        }
-        kept.append(UInt8(ascii: "}"))
-        return String(decoding: kept, as: UTF8.self)
     }
 
     /// What a delivery record keeps of `payload`: the whole of it when its canonical JSON is at

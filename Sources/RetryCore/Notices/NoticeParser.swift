@@ -126,7 +126,8 @@ public struct NoticeParser: Sendable {
         let timestamp = try timestampField.flatMap(Self.timestamp(from:))
 
         let notice = FailureNotice(
-            taskID: taskID, status: status, error: errorText, timestamp: timestamp, payload: root)
+            taskID: taskID, status: TaskStatusInfo.interned(status), error: errorText, timestamp: timestamp,
+            payload: root)
         return TaskStatusInfo.isFailure(status) ? .failure(notice) : .notFailure(notice)
     }
 
