@@ -222,6 +222,22 @@ struct WebhookRouteTests {
         }
     }
 
+    @Test("JSON media types: application/json and application/…+json, in any case, with parameters and blanks")
+    func jsonMediaTypes() {
+        for accepted in [
+            "application/json", "Application/JSON", " application/json ; charset=utf-8", "application/json;",
+            "application/vnd.hdp+json", "APPLICATION/CLOUDEVENTS+JSON; charset=utf-8", "\tapplication/json\t",
+        ] {
+            #expect(WebhookHandler.isJSON(accepted), "\(accepted)")
+        }
+        for refused in [
+            "", "text/plain", "application/jsonx", "application/json5", "text/vnd+json",
+            "application/xml", "json", "application/ json", "application/js", ";application/json", nil,
+        ] as [String?] {
+            #expect(!WebhookHandler.isJSON(refused), "\(refused ?? "nil")")
+        }
+    }
+
     @Test("415 for text/plain and for a missing Content-Type", arguments: ["text/plain", nil] as [String?])
     func unsupportedMediaType(contentType: String?) async throws {
         try await withEngine { harness in

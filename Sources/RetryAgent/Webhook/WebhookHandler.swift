@@ -157,11 +157,29 @@ public struct WebhookHandler: Sendable {
         return JSONAnswer.error(.contentTooLarge, "body exceeds \(maxBodyBytes) bytes", headers: [.connection: "close"])
     }
 
+    /// Whether the media type (before any `;` parameters, without surrounding blanks, in any
+    /// case) is `application/json` or `application/…+json`. A byte scan: every delivery asks.
     static func isJSON(_ contentType: String?) -> Bool {
-        guard let contentType else { return false }
-        let mediaType =
-            contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
-        return mediaType == "application/json" || (mediaType.hasPrefix("application/") && mediaType.hasSuffix("+json"))
+        guard var contentType else { return false }
+        return contentType.withUTF8 { bytes in
+            func isBlank(_ byte: UInt8) -> Bool { byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
+            var end = bytes.firstIndex(of: UInt8(ascii: ";")) ?? bytes.count
+            var start = 0
+            while start < end, isBlank(bytes[start]) { start += 1 }
+            while end > start, isBlank(bytes[end - 1]) { end -= 1 }
+            let media = UnsafeBufferPointer(rebasing: bytes[start..<end])
+            func matches(_ literal: StaticString, at offset: Int) -> Bool {
+                guard offset >= 0, offset + literal.utf8CodeUnitCount <= media.count else { return false }
+                for index in 0..<literal.utf8CodeUnitCount {
+                    var byte = media[offset + index]
+                    if byte >= UInt8(ascii: "A"), byte <= UInt8(ascii: "Z") { byte += 32 }
+                    if byte != literal.utf8Start[index] { return false }
+                }
+                return true
+            }
+            if media.count == 16, matches("application/json", at: 0) { return true }
+            return media.count >= 17 && matches("application/", at: 0) && matches("+json", at: media.count - 5)
+        }
     }
 
     /// A new correlation id: 64 random bits in 13 Crockford base32 digits.
