@@ -24,6 +24,9 @@ public final class JournalFile: Sendable {
     }
 
     private let state: Mutex<State>
+    /// `state.size`, published after each change, so that a reader of ``size`` does not wait for
+    /// the lock, which an append holds through its write and fdatasync.
+    private let publishedSize: Atomic<Int64>
     private let lockFD: Int32
     private let faults: JournalFaults?
 
@@ -77,7 +80,9 @@ public final class JournalFile: Sendable {
         fstat(fd, &info)
         let allocated = Int64(info.st_size)
         self.lockFD = lockFD
-        self.state = Mutex(State(fd: fd, size: Self.endOfRecords(fd, length: allocated), allocated: allocated))
+        let size = Self.endOfRecords(fd, length: allocated)
+        self.state = Mutex(State(fd: fd, size: size, allocated: allocated))
+        self.publishedSize = Atomic(size)
     }
 
     deinit {
@@ -116,7 +121,9 @@ public final class JournalFile: Sendable {
     }
 
     /// The size of the records in bytes (whole lines only; the zeros written ahead are not counted).
-    public var size: Int64 { state.withLock { $0.size } }
+    /// Bytes of whole records: the last size an append, truncation or compaction left (read
+    /// without waiting for one in progress; the store looks at it after every append).
+    public var size: Int64 { publishedSize.load(ordering: .acquiring) }
 
     /// Reads the whole file, into one array sized from `fstat` (no zero fill, no second copy).
     public func readAll() throws(JournalError) -> [UInt8] {
@@ -175,6 +182,7 @@ public final class JournalFile: Sendable {
             guard ftruncate(state.fd, off_t(length)) == 0, fsync(state.fd) == 0 else { return errno }
             state.size = length
             state.allocated = length
+            publishedSize.store(length, ordering: .releasing)
             return nil
         }
         if let code { throw .io("cannot truncate \(path): \(String(cString: strerror(code)))", errno: code) }
@@ -223,6 +231,7 @@ public final class JournalFile: Sendable {
                 return ("fsync", code)
             }
             state.size += Int64(bytes.count)
+            publishedSize.store(state.size, ordering: .releasing)
             return nil
         }
         if let (operation, code) = failure {
@@ -354,6 +363,7 @@ public final class JournalFile: Sendable {
             state.fd = snapshot.fd
             state.size = snapshot.size + Int64(tail.count)
             state.allocated = state.size
+            publishedSize.store(state.size, ordering: .releasing)
             return nil
         }
         if let (operation, code) = failure {
