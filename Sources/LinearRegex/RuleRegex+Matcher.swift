@@ -31,6 +31,16 @@ extension RuleRegex.Program {
         var scalar = scalars.next()
         var bytes = 0
         while true {
+            // No thread alive, and none could start here: step over the scalar.
+            if !isAnchoredAtStart, current.count == 0, let skipped = scalar, skipped.isASCII,
+                !mayBegin(withASCII: skipped.value)
+            {
+                bytes += 1
+                if bytes > byteLimit { return false }
+                previous = skipped
+                scalar = scalars.next()
+                continue
+            }
             // Unanchored search: a new thread starts at every position.
             if previous == nil || !isAnchoredAtStart {
                 if addThread(0, to: &current, previous: previous, next: scalar, stack: stack) { return true }

@@ -29,6 +29,70 @@ extension RuleRegex {
         /// Whether every match must start at the text's start (a leading `^` without `(?m)`),
         /// so the search can stop as soon as no thread started at offset 0 is alive.
         let isAnchoredAtStart: Bool
+        /// The ASCII scalars a match can begin with (a bitmap: bit `c` of `low` for `c` < 64, of
+        /// `high` for the rest); `nil` when a match can be empty. While no thread is alive, the
+        /// search steps over any other ASCII scalar without starting a thread there: most of an
+        /// error text cannot begin a match of most rules.
+        let firstASCII: (low: UInt64, high: UInt64)?
+
+        init(instructions: [Instruction], sets: [CompiledSet], foldsCase: Bool, isAnchoredAtStart: Bool) {
+            self.instructions = instructions
+            self.sets = sets
+            self.foldsCase = foldsCase
+            self.isAnchoredAtStart = isAnchoredAtStart
+            self.firstASCII = Self.firstASCII(instructions: instructions, sets: sets, foldsCase: foldsCase)
+        }
+
+        /// What ``firstASCII`` says, from the instructions reachable from the start without
+        /// consuming a scalar. Assertions are passed as if they held (the set may be larger than
+        /// needed, never smaller).
+        private static func firstASCII(
+            instructions: [Instruction], sets: [CompiledSet], foldsCase: Bool
+        ) -> (low: UInt64, high: UInt64)? {
+            var seen = Set<Int>()
+            var pending = [0]
+            var consuming: [Instruction] = []
+            while let pc = pending.popLast() {
+                guard pc < instructions.count, seen.insert(pc).inserted else { continue }
+                switch instructions[pc] {
+                case .jump(let target): pending.append(target)
+                case .split(let first, let second): pending.append(contentsOf: [second, first])
+                case .assert: pending.append(pc + 1)
+                case .match: return nil
+                case .scalar, .set: consuming.append(instructions[pc])
+                }
+            }
+            var low: UInt64 = 0
+            var high: UInt64 = 0
+            for value in UInt32(0)..<0x80 {
+                let scalar = Unicode.Scalar(UInt8(value))
+                var lower = value
+                var upper = value
+                if foldsCase {
+                    lower = CaseFolding.lowercase(scalar).value
+                    upper = CaseFolding.uppercase(scalar).value
+                }
+                let begins = consuming.contains { instruction in
+                    switch instruction {
+                    case .scalar(let expected): expected == scalar
+                    case .set(let set): sets[set].matches(value, lower: lower, upper: upper)
+                    default: false
+                    }
+                }
+                if begins {
+                    if value < 64 { low |= 1 << UInt64(value) } else { high |= 1 << UInt64(value - 64) }
+                }
+            }
+            return (low, high)
+        }
+
+        /// Whether a match can begin with the ASCII scalar `value` (< 128), as far as
+        /// ``firstASCII`` tells; always true without it.
+        func mayBegin(withASCII value: UInt32) -> Bool {
+            guard let firstASCII else { return true }
+            return value < 64
+                ? firstASCII.low & (1 << UInt64(value)) != 0 : firstASCII.high & (1 << UInt64(value - 64)) != 0
+        }
     }
 
     /// A ``ScalarSet`` prepared for matching: a bitmap for ASCII and sorted ranges for the rest.
