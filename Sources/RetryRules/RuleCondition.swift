@@ -134,7 +134,9 @@ extension FieldTest {
             return candidates.contains(text)
         case .contains(let needle):
             guard let text = value?.scalarText else { return false }
-            return text.lowercased().contains(needle)
+            // Bytes, not Foundation's `NSString` search (which `contains` resolves to here): the
+            // same literal answer for a needle and a text that are both valid UTF-8.
+            return text.lowercased().utf8.firstRange(of: needle.utf8) != nil
         case .regex(let regex):
             guard let text = value?.scalarText else { return false }
             return regex.matches(text)
