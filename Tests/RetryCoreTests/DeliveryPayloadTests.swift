@@ -201,7 +201,10 @@ import Testing
         let bare = DeliveryPayload(whole: try Self.json(#"{"error":null,"status":"X","task_id":"t"}"#))
         #expect(bare.forReclassification.json == "{}")
 
-        // Not an object: kept as it is.
+        // Not an object, or no text at all: kept as it is.
+        #expect(DeliveryPayload.withoutNormalisedMembers("") == nil)
+        #expect(DeliveryPayload.withoutNormalisedMembers("{") == nil)
+        #expect(DeliveryPayload.withoutNormalisedMembers(#"{"status":"x""#) == nil)
         let array = DeliveryPayload(whole: try Self.json(#"[{"status":1}]"#))
         #expect(array.forReclassification == array)
 

@@ -74,8 +74,9 @@ public struct DeliveryPayload: Sendable, Hashable {
     static func withoutNormalisedMembers(_ json: String) -> String? {
         var json = json
         return json.withUTF8 { bytes -> String? in
+            guard bytes.count >= 2 else { return nil }
             // One scan, copying the kept members into scratch space; then one exact-size string.
-            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: bytes.count) { scratch -> String? in
+            return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: bytes.count) { scratch -> String? in
                 var scan = MemberScan(bytes)
                 var written = 1
                 var dropped = false
