@@ -17,7 +17,8 @@ public final class JournalFile: Sendable {
     public let path: String
     private struct State {
         var fd: Int32
-        /// Everything before this offset is whole, checksummed lines.
+        /// Everything before this offset is whole, checksummed lines. Changed only through
+        /// ``setSize(_:in:)``, which publishes it.
         var size: Int64
         /// The file's length on disk: `size` plus a zero-filled tail written ahead of the records.
         var allocated: Int64
@@ -99,7 +100,7 @@ public final class JournalFile: Sendable {
 
     /// The end of the records in the first `length` bytes of `fd`: the file's length less a
     /// trailing run of zero bytes (space written ahead; a record never holds a zero byte).
-    static func endOfRecords(_ fd: Int32, length: Int64) -> Int64 {
+    public static func endOfRecords(_ fd: Int32, length: Int64) -> Int64 {
         var end = length
         var buffer = [UInt8](repeating: 0, count: 65_536)
         while end > 0 {
@@ -120,10 +121,16 @@ public final class JournalFile: Sendable {
         return Int(String(decoding: buffer[0..<count], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
     }
 
-    /// The size of the records in bytes (whole lines only; the zeros written ahead are not counted).
-    /// Bytes of whole records: the last size an append, truncation or compaction left (read
-    /// without waiting for one in progress; the store looks at it after every append).
+    /// The size of the records in bytes (whole lines only; the zeros written ahead are not
+    /// counted), as the last append, truncation or compaction left it: read without waiting for
+    /// one in progress (the store looks at it after every append).
     public var size: Int64 { publishedSize.load(ordering: .acquiring) }
+
+    /// Sets the records' size under the lock, and publishes it for ``size``.
+    private func setSize(_ size: Int64, in state: inout State) {
+        state.size = size
+        publishedSize.store(size, ordering: .releasing)
+    }
 
     /// Reads the whole file, into one array sized from `fstat` (no zero fill, no second copy).
     public func readAll() throws(JournalError) -> [UInt8] {
@@ -180,9 +187,8 @@ public final class JournalFile: Sendable {
     public func truncate(to length: Int64) throws(JournalError) {
         let code: Int32? = state.withLock { state in
             guard ftruncate(state.fd, off_t(length)) == 0, fsync(state.fd) == 0 else { return errno }
-            state.size = length
+            setSize(length, in: &state)
             state.allocated = length
-            publishedSize.store(length, ordering: .releasing)
             return nil
         }
         if let code { throw .io("cannot truncate \(path): \(String(cString: strerror(code)))", errno: code) }
@@ -230,8 +236,7 @@ public final class JournalFile: Sendable {
                 Self.cutBack(&state)
                 return ("fsync", code)
             }
-            state.size += Int64(bytes.count)
-            publishedSize.store(state.size, ordering: .releasing)
+            setSize(state.size + Int64(bytes.count), in: &state)
             return nil
         }
         if let (operation, code) = failure {
@@ -361,9 +366,8 @@ public final class JournalFile: Sendable {
             Self.syncDirectory(of: path)
             close(state.fd)
             state.fd = snapshot.fd
-            state.size = snapshot.size + Int64(tail.count)
+            setSize(snapshot.size + Int64(tail.count), in: &state)
             state.allocated = state.size
-            publishedSize.store(state.size, ordering: .releasing)
             return nil
         }
         if let (operation, code) = failure {
