@@ -1,4 +1,5 @@
 import Foundation
+import RetryJournal
 
 /// The `ingest` benchmark: the agent's webhook paths under wrk, a generic HMAC webhook receiver
 /// as the peer, a fixed-rate run, memory per open task, and latency while the journal compacts.
@@ -373,22 +374,16 @@ struct IngestBenchmark {
         agentUnderTest.stop()
     }
 
-    /// Cuts the zero bytes at the end of the file at `path` off; returns its new length.
+    /// Cuts the zero-filled space written ahead of the records off the journal at `path` (as
+    /// ``JournalFile/endOfRecords(_:length:)`` finds it); returns the records' length.
     static func truncateToRecords(_ path: String) throws -> Int64 {
-        let handle = try FileHandle(forUpdating: URL(fileURLWithPath: path))
-        defer { try? handle.close() }
-        var end = Int64(try handle.seekToEnd())
-        while end > 0 {
-            let start = max(0, end - 65_536)
-            try handle.seek(toOffset: UInt64(start))
-            let bytes = [UInt8](try handle.read(upToCount: Int(end - start)) ?? Data())
-            if let last = bytes.lastIndex(where: { $0 != 0 }) {
-                end = start + Int64(last) + 1
-                break
-            }
-            end = start
-        }
-        try handle.truncate(atOffset: UInt64(end))
+        let fd = open(path, O_RDWR | O_CLOEXEC)
+        guard fd >= 0 else { throw BenchmarkError("cannot open \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw BenchmarkError("cannot stat \(path)") }
+        let end = JournalFile.endOfRecords(fd, length: Int64(info.st_size))
+        guard ftruncate(fd, off_t(end)) == 0 else { throw BenchmarkError("cannot truncate \(path)") }
         return end
     }
 
