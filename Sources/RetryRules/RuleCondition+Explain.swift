@@ -104,8 +104,6 @@ enum RuleText {
     /// Longest text shown whole in an explanation; longer texts are cut with `…`.
     static let shownLimit = 120
 
-    /// `text` in double quotes with `"`, `\` and control characters escaped, cut to `limit`
-    /// characters (event texts can be long; patterns and values from the rules are shown whole).
     /// `text` as it is when every character shows as itself, else quoted as ``quoted(_:limit:)``
     /// quotes it (for short fields such as a status, shown bare when they are plain).
     static func shown(_ text: String, limit: Int = shownLimit) -> String {
@@ -115,6 +113,8 @@ enum RuleText {
         return plain ? text : quoted(text, limit: limit)
     }
 
+    /// `text` in double quotes with `"`, `\` and control characters escaped, cut to `limit`
+    /// characters (event texts can be long; patterns and values from the rules are shown whole).
     static func quoted(_ text: String, limit: Int = shownLimit) -> String {
         var out = "\""
         var count = 0
